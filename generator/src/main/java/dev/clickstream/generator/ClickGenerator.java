@@ -1,0 +1,163 @@
+package dev.clickstream.generator;
+
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Writes JSON click events to Kafka: a steady event-time rate, uniform or Zipf product popularity, late and
+ * malformed records on request, deterministic for a seed. With {@code --expected FILE} it also writes the exact
+ * counts the pipeline must end with (see {@link Oracle}). Progress goes to stderr; the exit status is non-zero if
+ * Kafka did not acknowledge every record. Flags: {@link GeneratorConfig#usage()}.
+ */
+public final class ClickGenerator {
+
+  /** What one run did; {@code acked == sent} and {@code failed == 0} for a good run. */
+  public record Summary(long sent, long acked, long failed, Duration elapsed, Oracle oracle) {
+    public boolean ok() {
+      return failed == 0 && acked == sent;
+    }
+
+    public double ratePerSecond() {
+      return sent / Math.max(1e-3, elapsed.toNanos() / 1e9);
+    }
+  }
+
+  private ClickGenerator() {}
+
+  public static void main(String[] args) {
+    GeneratorConfig config;
+    try {
+      if (List.of(args).contains("--help")) {
+        System.out.println(GeneratorConfig.usage());
+        return;
+      }
+      config = GeneratorConfig.parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("click-generator: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    try {
+      Summary summary = run(config, System.err);
+      System.exit(summary.ok() ? 0 : 1);
+    } catch (Exception e) {
+      System.err.println("click-generator: failed: " + e);
+      System.exit(1);
+    }
+  }
+
+  public static Summary run(GeneratorConfig config, PrintStream progress) throws Exception {
+    ensureTopic(config);
+    ClickStream stream = new ClickStream(config);
+    Oracle oracle = Oracle.forConfig(config);
+    AtomicLong acked = new AtomicLong();
+    AtomicLong failed = new AtomicLong();
+    AtomicReference<Exception> firstError = new AtomicReference<>();
+    long sent = 0;
+    long startNanos = System.nanoTime();
+    long nextReport = startNanos + config.progressInterval().toNanos();
+    long simStart = config.start().toEpochMilli();
+    progress.printf(Locale.ROOT, "generating %,d records to %s/%s, event time from %s%n",
+        stream.total(), config.bootstrapServers(), config.topic(), config.start());
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProperties(config))) {
+      while (stream.hasNext()) {
+        ClickStream.Record record = stream.next();
+        if (config.pace() == GeneratorConfig.Pace.REAL) {
+          sleepUntil(startNanos + TimeUnit.MILLISECONDS.toNanos(record.arrivalMillis() - simStart));
+        }
+        oracle.add(record);
+        producer.send(
+            new ProducerRecord<>(config.topic(), null, record.arrivalMillis(), record.key(), record.value()),
+            (metadata, exception) -> {
+              if (exception == null) {
+                acked.incrementAndGet();
+              } else {
+                failed.incrementAndGet();
+                firstError.compareAndSet(null, exception);
+              }
+            });
+        sent++;
+        long now = System.nanoTime();
+        if (now >= nextReport) {
+          report(progress, "progress", sent, stream.total(), acked.get(), failed.get(), now - startNanos);
+          nextReport = now + config.progressInterval().toNanos();
+        }
+      }
+      producer.flush();
+    }
+    long elapsed = System.nanoTime() - startNanos;
+    report(progress, "done", sent, stream.total(), acked.get(), failed.get(), elapsed);
+    progress.printf(Locale.ROOT, "oracle: %,d counted in %,d (product, window) cells, %,d late of which %,d too late,"
+            + " %,d malformed%n",
+        oracle.counted(), oracle.counts().size(), oracle.late(), oracle.tooLate(), oracle.malformed());
+    if (firstError.get() != null) {
+      progress.println("ERROR: Kafka rejected " + failed.get() + " records; first error: " + firstError.get());
+    }
+    if (config.expectedFile() != null) {
+      oracle.write(config.expectedFile());
+      progress.println("expected counts written to " + config.expectedFile());
+    }
+    return new Summary(sent, acked.get(), failed.get(), Duration.ofNanos(elapsed), oracle);
+  }
+
+  private static void report(PrintStream out, String what, long sent, long total, long acked, long failed,
+      long elapsedNanos) {
+    double seconds = elapsedNanos / 1e9;
+    out.printf(Locale.ROOT, "%s: sent %,d of %,d (%.0f%%), acked %,d, failed %,d, %,.0f records/s, %.1f s elapsed%n",
+        what, sent, total, 100.0 * sent / Math.max(1, total), acked, failed, sent / Math.max(seconds, 1e-3), seconds);
+  }
+
+  private static void sleepUntil(long deadlineNanos) throws InterruptedException {
+    long wait = deadlineNanos - System.nanoTime();
+    if (wait > 0) {
+      TimeUnit.NANOSECONDS.sleep(wait);
+    }
+  }
+
+  static Properties producerProperties(GeneratorConfig config) {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    // Every record acknowledged by all in-sync replicas, written once even if the producer retries.
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+    p.put(ProducerConfig.LINGER_MS_CONFIG, "10");
+    p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(256 * 1024));
+    p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(64L * 1024 * 1024));
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000");
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, "click-generator");
+    return p;
+  }
+
+  /** Creates the topic with {@code --partitions} partitions if it is missing; an existing topic is left as it is. */
+  static void ensureTopic(GeneratorConfig config) throws InterruptedException, ExecutionException {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+    try (Admin admin = Admin.create(p)) {
+      admin.createTopics(List.of(new NewTopic(config.topic(), Optional.of(config.partitions()), Optional.empty())))
+          .all().get();
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof TopicExistsException)) {
+        throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package dev.clickstream.generator;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.allOf;
+import static org.hamcrest.Matchers.closeTo;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
+import static org.hamcrest.Matchers.lessThan;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+class ClickStreamTest {
+
+  private static final String[] BASE = {
+      "--start", "2026-01-01T00:00:00Z", "--rate", "2000", "--duration", "PT3M", "--products", "50",
+      "--late-fraction", "0.1", "--late-delay", "PT90S", "--malformed-fraction", "0.05",
+      "--window-size", "PT60S", "--allowed-lateness", "PT60S"};
+
+  private static final Pattern CLICK =
+      Pattern.compile("\\{\"product_id\":(\\d+),\"user_id\":(\\d+),\"timestamp\":(\\d+)}");
+
+  private static List<ClickStream.Record> records(String... extra) {
+    String[] args = new String[BASE.length + extra.length];
+    System.arraycopy(BASE, 0, args, 0, BASE.length);
+    System.arraycopy(extra, 0, args, BASE.length, extra.length);
+    List<ClickStream.Record> out = new ArrayList<>();
+    new ClickStream(GeneratorConfig.parse(args)).forEachRemaining(out::add);
+    return out;
+  }
+
+  @Test
+  void sameSeedGivesTheSameBytesAndAnotherSeedDoesNot() {
+    List<ClickStream.Record> a = records("--seed", "7");
+    List<ClickStream.Record> b = records("--seed", "7");
+    List<ClickStream.Record> c = records("--seed", "8");
+    assertThat(a.size(), equalTo(360_000));
+    for (int i = 0; i < a.size(); i++) {
+      assertArrayEquals(a.get(i).value(), b.get(i).value());
+      assertThat(a.get(i).arrivalMillis(), equalTo(b.get(i).arrivalMillis()));
+    }
+    long differing = 0;
+    for (int i = 0; i < a.size(); i++) {
+      if (!java.util.Arrays.equals(a.get(i).value(), c.get(i).value())) {
+        differing++;
+      }
+    }
+    assertThat(differing, greaterThan(a.size() / 2L));
+  }
+
+  @Test
+  void recordsComeInArrivalOrderAndKafkaTimestampsNeverGoBack() {
+    long previous = Long.MIN_VALUE;
+    for (ClickStream.Record r : records()) {
+      assertThat(r.arrivalMillis(), greaterThanOrEqualTo(previous));
+      assertThat(r.arrivalMillis(), greaterThanOrEqualTo(r.eventTimeMillis()));
+      previous = r.arrivalMillis();
+    }
+  }
+
+  // The oracle, recomputed here from nothing but the bytes and Kafka timestamps the generator would send.
+  @Test
+  void oracleAgreesWithTheRecordsWritten() {
+    GeneratorConfig config = GeneratorConfig.parse(BASE);
+    Oracle oracle = Oracle.forConfig(config);
+    Map<Oracle.WindowKey, Long> recount = new HashMap<>();
+    long unparseable = 0;
+    long dropped = 0;
+    for (ClickStream it = new ClickStream(config); it.hasNext(); ) {
+      ClickStream.Record r = it.next();
+      oracle.add(r);
+      Matcher m = CLICK.matcher(new String(r.value(), StandardCharsets.UTF_8));
+      long ts = m.matches() ? Long.parseLong(m.group(3)) : -1;
+      if (!m.matches() || ts < 946_684_800_000L || Long.parseLong(m.group(1)) > 4_294_967_295L) {
+        unparseable++;
+        continue;
+      }
+      long windowStart = ts - ts % 60_000;
+      if (r.arrivalMillis() > windowStart + 60_000 + 60_000) {
+        dropped++;
+        continue;
+      }
+      recount.merge(new Oracle.WindowKey(Long.parseLong(m.group(1)), windowStart), 1L, Long::sum);
+    }
+    assertThat(oracle.counts(), equalTo(recount));
+    assertThat(oracle.malformed(), equalTo(unparseable));
+    assertThat(oracle.tooLate(), equalTo(dropped));
+    assertThat(oracle.counted() + oracle.tooLate() + oracle.malformed(), equalTo(oracle.records()));
+    // 90 s late against 60 s of lateness: roughly the clicks of each window's first half still count.
+    assertThat((double) oracle.tooLate() / oracle.late(), closeTo(0.5, 0.05));
+    assertThat(oracle.counts().keySet().stream().map(Oracle.WindowKey::windowStart).distinct().count(), equalTo(3L));
+  }
+
+  @Test
+  void fractionsAreHonoured() {
+    List<ClickStream.Record> all = records();
+    long late = all.stream().filter(r -> r.kind() == ClickStream.Kind.LATE).count();
+    long malformed = all.stream().filter(r -> r.kind() == ClickStream.Kind.MALFORMED).count();
+    assertThat((double) late / all.size(), closeTo(0.10, 0.005));
+    assertThat((double) malformed / all.size(), closeTo(0.05, 0.005));
+  }
+
+  @Test
+  void zipfPopularityFavoursTheFirstProducts() {
+    Map<Long, Long> perProduct = new HashMap<>();
+    for (ClickStream.Record r : records("--popularity", "zipf:1.2")) {
+      perProduct.merge(r.productId(), 1L, Long::sum);
+    }
+    assertThat(perProduct.get(1L), greaterThan(perProduct.get(2L)));
+    assertThat(perProduct.get(2L), greaterThan(perProduct.get(10L)));
+    assertThat(perProduct.get(10L), greaterThan(perProduct.getOrDefault(50L, 0L)));
+    assertThat(perProduct.keySet().stream().allMatch(p -> p >= 1 && p <= 50), equalTo(true));
+  }
+
+  @Test
+  void oracleJsonListsEveryCell() {
+    GeneratorConfig config = GeneratorConfig.parse("--start", "2026-01-01T00:00:30Z", "--count", "3", "--rate", "1",
+        "--arrival-jitter", "PT0S");
+    Oracle oracle = Oracle.forConfig(config);
+    new ClickStream(config).forEachRemaining(oracle::add);
+    String json = oracle.toJson();
+    assertThat(json, allOf(containsString("\"counted\": 3"), containsString("\"window_start\": 1767225600000"),
+        containsString("\"from\": 1767225630000"), containsString("\"to\": 1767225632001")));
+  }
+
+  @Test
+  void badFlagsAreRejectedWithTheirName() {
+    assertThat(assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.parse("--rat", "5")).getMessage(),
+        containsString("unknown flag --rat"));
+    assertThat(assertThrows(IllegalArgumentException.class,
+        () -> GeneratorConfig.parse("--count", "5", "--duration", "PT1M")).getMessage(), containsString("not both"));
+    assertThat(assertThrows(IllegalArgumentException.class,
+        () -> GeneratorConfig.parse("--late-fraction", "0.7", "--malformed-fraction", "0.5")).getMessage(),
+        containsString("add up to at most 1"));
+    assertThat(assertThrows(IllegalArgumentException.class,
+        () -> GeneratorConfig.parse("--start", "yesterday")).getMessage(), containsString("--start"));
+    assertThat(assertThrows(IllegalArgumentException.class,
+        () -> GeneratorConfig.parse("--popularity", "pareto")).getMessage(), containsString("zipf:<exponent>"));
+  }
+
+  @Test
+  void everyMalformedKindIsBroken() {
+    for (int kind = 0; kind < MalformedClicks.KINDS; kind++) {
+      String text = new String(MalformedClicks.make(kind, 5, 6, 1_767_225_600_000L), StandardCharsets.UTF_8);
+      Matcher m = CLICK.matcher(text);
+      boolean valid = m.matches() && Long.parseLong(m.group(3)) >= 946_684_800_000L
+          && Long.parseLong(m.group(1)) <= 4_294_967_295L;
+      assertThat(text, valid, equalTo(false));
+    }
+    assertThat(MalformedClicks.KINDS, lessThan(100));
+  }
+}
