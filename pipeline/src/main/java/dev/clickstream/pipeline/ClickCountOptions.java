@@ -1,0 +1,101 @@
+package dev.clickstream.pipeline;
+
+import org.apache.beam.sdk.options.Default;
+import org.apache.beam.sdk.options.Description;
+import org.apache.beam.sdk.options.PipelineOptions;
+
+/**
+ * The pipeline's options. The names are a contract: the Airflow DAG and the README use them. Durations are
+ * ISO-8601 ({@code PT60S}); instants are ISO-8601 ({@code 2026-11-26T10:00:00Z}).
+ */
+public interface ClickCountOptions extends PipelineOptions {
+
+  String BOOTSTRAP_SERVERS = "127.0.0.1:9092";
+  String INPUT_TOPIC = "clicks";
+  String OUTPUT_TOPIC = "aggregation_clicks";
+  String DEAD_LETTER_TOPIC = "clicks_dlq";
+  String CONSUMER_GROUP = "click-count-pipeline";
+  String CLICKHOUSE_URL = "jdbc:clickhouse://127.0.0.1:8123/analytics"
+      + "?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics";
+  String CLICKHOUSE_TABLE = "analytics.product_clicks";
+  String WINDOW_SIZE = "PT60S";
+  String ALLOWED_LATENESS = "PT60S";
+  String MAX_OUT_OF_ORDERNESS = "PT5S";
+
+  @Description("Kafka bootstrap servers, host:port[,host:port...]")
+  @Default.String(BOOTSTRAP_SERVERS)
+  String getBootstrapServers();
+
+  void setBootstrapServers(String value);
+
+  @Description("Topic the click events are read from")
+  @Default.String(INPUT_TOPIC)
+  String getInputTopic();
+
+  void setInputTopic(String value);
+
+  @Description("Topic the per-product window counts are written to (key: product id)")
+  @Default.String(OUTPUT_TOPIC)
+  String getOutputTopic();
+
+  void setOutputTopic(String value);
+
+  @Description("Topic rejected records go to: the original bytes, the reason in headers")
+  @Default.String(DEAD_LETTER_TOPIC)
+  String getDeadLetterTopic();
+
+  void setDeadLetterTopic(String value);
+
+  @Description("Kafka consumer group; continuous runs commit their offsets there")
+  @Default.String(CONSUMER_GROUP)
+  String getConsumerGroup();
+
+  void setConsumerGroup(String value);
+
+  @Description("ClickHouse JDBC URL. Debian's 18.16 needs the server_version/custom_http_params recipe of the"
+      + " default; a current ClickHouse takes a plain jdbc:clickhouse://host:8123/analytics")
+  @Default.String(CLICKHOUSE_URL)
+  String getClickHouseUrl();
+
+  void setClickHouseUrl(String value);
+
+  @Description("ClickHouse table, database.table")
+  @Default.String(CLICKHOUSE_TABLE)
+  String getClickHouseTable();
+
+  void setClickHouseTable(String value);
+
+  @Description("Event-time window size")
+  @Default.String(WINDOW_SIZE)
+  String getWindowSize();
+
+  void setWindowSize(String value);
+
+  @Description("How long after its window's end a click still counts (judged by its Kafka timestamp)")
+  @Default.String(ALLOWED_LATENESS)
+  String getAllowedLateness();
+
+  void setAllowedLateness(String value);
+
+  @Description("How far the watermark trails the newest event time seen on each partition (continuous mode)")
+  @Default.String(MAX_OUT_OF_ORDERNESS)
+  String getMaxOutOfOrderness();
+
+  void setMaxOutOfOrderness(String value);
+
+  @Description("Bounded mode: first event time to count (inclusive); give --to too")
+  String getFrom();
+
+  void setFrom(String value);
+
+  @Description("Bounded mode: end of the event-time interval (exclusive)")
+  String getTo();
+
+  void setTo(String value);
+
+  @Description("Create the Kafka topics and the ClickHouse database and table if they are missing")
+  @Default.Boolean(true)
+  Boolean getCreateSchema();
+
+  void setCreateSchema(Boolean value);
+}

@@ -1,0 +1,65 @@
+package dev.clickstream.pipeline;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The few statements the pipeline runs outside ClickHouseIO (DDL at start, the live-schema check), over ClickHouse's
+ * HTTP interface, which every server version has. The database need not exist yet, which a JDBC connection to it
+ * would require.
+ */
+final class ClickHouseHttp {
+  private static final Pattern JDBC = Pattern.compile("jdbc:(?:clickhouse|ch)://([^/?]+).*");
+
+  private final URI endpoint;
+  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+  private ClickHouseHttp(URI endpoint) {
+    this.endpoint = endpoint;
+  }
+
+  /** The HTTP endpoint of a {@code jdbc:clickhouse://host:port/...} URL. */
+  static ClickHouseHttp forJdbcUrl(String jdbcUrl) {
+    Matcher m = JDBC.matcher(jdbcUrl);
+    if (!m.matches()) {
+      throw new IllegalArgumentException("cannot find host:port in the ClickHouse JDBC URL " + jdbcUrl);
+    }
+    return new ClickHouseHttp(URI.create("http://" + m.group(1) + "/"));
+  }
+
+  String execute(String sql) throws IOException, InterruptedException {
+    HttpRequest request = HttpRequest.newBuilder(endpoint)
+        .timeout(Duration.ofSeconds(30))
+        .POST(HttpRequest.BodyPublishers.ofString(sql, StandardCharsets.UTF_8))
+        .build();
+    HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    if (response.statusCode() != 200) {
+      throw new IOException("ClickHouse at " + endpoint + " answered " + response.statusCode() + " to '"
+          + sql.lines().findFirst().orElse("") + "...': " + response.body().strip());
+    }
+    return response.body();
+  }
+
+  /** Column name to type of a table; empty if the table does not exist. Names are validated identifiers. */
+  Map<String, String> columns(Settings.TableName table) throws IOException, InterruptedException {
+    String tsv = execute("SELECT name, type FROM system.columns WHERE database = '" + table.database()
+        + "' AND table = '" + table.table() + "' FORMAT TabSeparated");
+    Map<String, String> columns = new LinkedHashMap<>();
+    for (String line : tsv.split("\n")) {
+      int tab = line.indexOf('\t');
+      if (tab > 0) {
+        columns.put(line.substring(0, tab), line.substring(tab + 1));
+      }
+    }
+    return columns;
+  }
+}

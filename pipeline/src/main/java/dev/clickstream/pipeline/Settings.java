@@ -1,0 +1,175 @@
+package dev.clickstream.pipeline;
+
+import java.util.regex.Pattern;
+import org.checkerframework.checker.nullness.qual.Nullable;
+import org.joda.time.Duration;
+import org.joda.time.Instant;
+
+/**
+ * The options, checked and parsed once when the pipeline is built, so that a bad value fails at start with a
+ * message naming the option, and nothing that reaches SQL or a topic name is taken unchecked.
+ */
+public record Settings(
+    String bootstrapServers,
+    String inputTopic,
+    String outputTopic,
+    String deadLetterTopic,
+    String consumerGroup,
+    String clickHouseUrl,
+    TableName table,
+    Duration windowSize,
+    Duration allowedLateness,
+    Duration maxOutOfOrderness,
+    @Nullable Interval interval,
+    boolean createSchema) {
+
+  /** A bounded run's event-time interval [from, to), in epoch milliseconds. */
+  public record Interval(long fromMillis, long toMillis) implements java.io.Serializable {
+    public boolean contains(long millis) {
+      return millis >= fromMillis && millis < toMillis;
+    }
+
+    @Override
+    public String toString() {
+      return "[" + new Instant(fromMillis) + ", " + new Instant(toMillis) + ")";
+    }
+  }
+
+  /** A ClickHouse {@code database.table}, both plain identifiers. */
+  public record TableName(String database, String table) implements java.io.Serializable {
+    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,127}");
+
+    public static TableName parse(String option, String value) {
+      String[] parts = value.split("\\.", -1);
+      if (parts.length != 2 || !IDENTIFIER.matcher(parts[0]).matches() || !IDENTIFIER.matcher(parts[1]).matches()) {
+        throw new IllegalArgumentException("--" + option + " must be database.table, each a plain identifier"
+            + " ([A-Za-z_][A-Za-z0-9_]*), not '" + value + "'");
+      }
+      return new TableName(parts[0], parts[1]);
+    }
+
+    @Override
+    public String toString() {
+      return database + "." + table;
+    }
+  }
+
+  private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,249}");
+
+  public static Settings from(ClickCountOptions o) {
+    Duration windowSize = duration("windowSize", o.getWindowSize());
+    if (windowSize.getMillis() <= 0) {
+      throw new IllegalArgumentException("--windowSize must be positive, not " + o.getWindowSize());
+    }
+    Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
+    return new Settings(
+        required("bootstrapServers", o.getBootstrapServers()),
+        topic("inputTopic", o.getInputTopic()),
+        topic("outputTopic", o.getOutputTopic()),
+        topic("deadLetterTopic", o.getDeadLetterTopic()),
+        required("consumerGroup", o.getConsumerGroup()),
+        clickHouseUrl(o.getClickHouseUrl()),
+        TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable())),
+        windowSize,
+        duration("allowedLateness", o.getAllowedLateness()),
+        duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
+        interval,
+        o.getCreateSchema() == null || o.getCreateSchema());
+  }
+
+  public boolean bounded() {
+    return interval != null;
+  }
+
+  static Duration duration(String option, String value) {
+    Duration d;
+    try {
+      d = Duration.parse(required(option, value));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--" + option + " must be an ISO-8601 duration such as PT60S, not '" + value + "'", e);
+    }
+    if (d.isShorterThan(Duration.ZERO)) {
+      throw new IllegalArgumentException("--" + option + " must not be negative, not " + value);
+    }
+    return d;
+  }
+
+  private static @Nullable Interval interval(@Nullable String from, @Nullable String to, Duration windowSize) {
+    if (from == null && to == null) {
+      return null;
+    }
+    if (from == null || to == null) {
+      throw new IllegalArgumentException("a bounded run needs both --from and --to");
+    }
+    long fromMillis = instant("from", from);
+    long toMillis = instant("to", to);
+    if (fromMillis >= toMillis) {
+      throw new IllegalArgumentException("--from must be before --to: " + from + " >= " + to);
+    }
+    long size = windowSize.getMillis();
+    // A window cut by the interval would be written with part of its clicks, overwriting the whole count that
+    // the neighbouring run wrote: intervals must be made of whole windows.
+    for (long millis : new long[] {fromMillis, toMillis}) {
+      if (Math.floorMod(millis, size) != 0) {
+        long floor = Math.floorDiv(millis, size) * size;
+        throw new IllegalArgumentException("--from and --to must fall on window boundaries (multiples of --windowSize "
+            + windowSize + " since the epoch): " + new Instant(millis) + " lies between " + new Instant(floor)
+            + " and " + new Instant(floor + size));
+      }
+    }
+    return new Interval(fromMillis, toMillis);
+  }
+
+  private static long instant(String option, String value) {
+    try {
+      return java.time.Instant.parse(value).toEpochMilli();
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new IllegalArgumentException(
+          "--" + option + " must be an ISO-8601 instant such as 2026-11-26T10:00:00Z, not '" + value + "'", e);
+    }
+  }
+
+  private static String topic(String option, String value) {
+    if (value == null || !TOPIC.matcher(value).matches() || value.equals(".") || value.equals("..")) {
+      throw new IllegalArgumentException("--" + option + " must be a Kafka topic name ([A-Za-z0-9._-], at most 249"
+          + " characters), not '" + value + "'");
+    }
+    return value;
+  }
+
+  /** The JDBC driver's parameter that picks its HTTP client. */
+  static final String HTTP_CONNECTION_PROVIDER = "http_connection_provider";
+
+  /**
+   * Checks the URL and, unless it picks an HTTP client itself, makes the driver use the JDK's. ClickHouseIO 2.71
+   * never closes the response of its inserts; with clickhouse-jdbc 0.6.4's default Apache client each insert
+   * keeps one of the pool's 10 connections, and the eleventh waits three minutes and fails.
+   */
+  static String clickHouseUrl(String value) {
+    if (value == null || !value.startsWith("jdbc:clickhouse://") && !value.startsWith("jdbc:ch://")) {
+      throw new IllegalArgumentException("--clickHouseUrl must be a ClickHouse JDBC URL (jdbc:clickhouse://host:port/db),"
+          + " not '" + value + "'");
+    }
+    if (value.contains(HTTP_CONNECTION_PROVIDER + "=")) {
+      return value;
+    }
+    return value + (value.contains("?") ? "&" : "?") + HTTP_CONNECTION_PROVIDER + "=HTTP_URL_CONNECTION";
+  }
+
+  private static String required(String option, @Nullable String value) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException("--" + option + " must not be empty");
+    }
+    return value;
+  }
+
+  @Override
+  public String toString() {
+    return "Settings[bootstrapServers=" + bootstrapServers + ", inputTopic=" + inputTopic + ", outputTopic="
+        + outputTopic + ", deadLetterTopic=" + deadLetterTopic + ", consumerGroup=" + consumerGroup
+        + ", clickHouseUrl=" + clickHouseUrl + ", table=" + table + ", windowSize=" + windowSize
+        + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
+        + (interval == null ? "continuous" : interval) + ", createSchema=" + createSchema + "]";
+  }
+}

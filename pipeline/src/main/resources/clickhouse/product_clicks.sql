@@ -1,0 +1,29 @@
+-- The one definition of the ClickHouse side of the pipeline. The pipeline runs it at start (unless
+-- --createSchema=false), reads its column list to build ClickHouseIO's TableSchema, and checks a live table
+-- against it; Compose mounts this same file into ClickHouse's init folder. It must stay valid on Debian's
+-- ClickHouse 18.16 and on a current server. One statement per ';'. The pipeline substitutes the names
+-- analytics / product_clicks when --clickHouseTable names another (validated) table.
+--
+-- One row per (product, window) and pane written. Counts of a window only grow (panes accumulate), so the
+-- largest count is the most complete: ReplacingMergeTree keeps, per sorting key, the row with the largest
+-- version, and `count` is that version. Rewriting a window (a re-run, a replay after a crash) is idempotent,
+-- and a partial recount can never replace a more complete one. Read it with FINAL:
+--   SELECT product_id, timestamp, count FROM analytics.product_clicks FINAL
+--
+-- Columns: product_id; timestamp = window start and window_end = window end, in epoch milliseconds (the
+-- window is [timestamp, window_end)); count = clicks of that product in that window so far; pane_timing and
+-- pane_index = which firing of the window wrote the row (ON_TIME when the watermark passed the window, LATE for
+-- each update by late clicks).
+CREATE DATABASE IF NOT EXISTS analytics;
+
+CREATE TABLE IF NOT EXISTS analytics.product_clicks
+(
+    product_id UInt32,
+    timestamp UInt64,
+    window_end UInt64,
+    count UInt64,
+    pane_timing Enum8('UNKNOWN' = 0, 'EARLY' = 1, 'ON_TIME' = 2, 'LATE' = 3),
+    pane_index UInt64
+)
+ENGINE = ReplacingMergeTree(count)
+ORDER BY (product_id, timestamp);

@@ -1,0 +1,86 @@
+package dev.clickstream.pipeline;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.nullValue;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class ClickParserTest {
+  private static final long ARRIVAL = 1_795_687_200_000L; // 2026-11-26T10:00:00Z
+  private static final long T = ARRIVAL - 500;
+
+  private static ClickParser.Result parse(String json) {
+    return ClickParser.parse(json.getBytes(StandardCharsets.UTF_8), ARRIVAL);
+  }
+
+  @Test
+  void readsAClickAndIgnoresUnknownFields() {
+    ClickParser.Result r = parse("{\"session\":{\"a\":[1,2]},\"product_id\":4294967295,\"user_id\":0,\"timestamp\":"
+        + T + ",\"extra\":\"x\"}");
+    assertThat(r.click(), equalTo(new Click(4_294_967_295L, 0, T)));
+    assertThat(r.reason(), nullValue());
+  }
+
+  @Test
+  void userIdMayBeAbsent() {
+    assertThat(parse("{\"product_id\":3,\"timestamp\":" + T + "}").click(), equalTo(new Click(3, -1, T)));
+  }
+
+  // Each line: the record, then the reason it is rejected with.
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "not json at all                                          | not_json",
+      "{\"product_id\":1,\"timestamp\":1795687199500              | not_json",
+      "{\"product_id\":1,\"timestamp\":1795687199500} trailing    | not_json",
+      "[1,2,3]                                                  | not_an_object",
+      "42                                                       | not_an_object",
+      "null                                                     | not_an_object",
+      "{\"product_id\":1,\"product_id\":2,\"timestamp\":1795687199500} | duplicate_field",
+      "{\"timestamp\":1795687199500}                             | product_id_missing",
+      "{\"product_id\":null,\"timestamp\":1795687199500}         | product_id_missing",
+      "{\"product_id\":\"7\",\"timestamp\":1795687199500}        | product_id_not_an_integer",
+      "{\"product_id\":7.0,\"timestamp\":1795687199500}          | product_id_not_an_integer",
+      "{\"product_id\":true,\"timestamp\":1795687199500}         | product_id_not_an_integer",
+      "{\"product_id\":{},\"timestamp\":1795687199500}           | product_id_not_an_integer",
+      "{\"product_id\":-1,\"timestamp\":1795687199500}           | product_id_out_of_range",
+      "{\"product_id\":4294967296,\"timestamp\":1795687199500}   | product_id_out_of_range",
+      "{\"product_id\":99999999999999999999999,\"timestamp\":1795687199500} | product_id_out_of_range",
+      "{\"product_id\":1,\"user_id\":\"u\",\"timestamp\":1795687199500} | user_id_not_an_integer",
+      "{\"product_id\":1,\"user_id\":-5,\"timestamp\":1795687199500} | user_id_out_of_range",
+      "{\"product_id\":1}                                         | timestamp_missing",
+      "{\"product_id\":1,\"timestamp\":\"2026-11-26T10:00:00Z\"}  | timestamp_not_an_integer",
+      "{\"product_id\":1,\"timestamp\":1.7e12}                    | timestamp_not_an_integer",
+      "{\"product_id\":1,\"timestamp\":12}                        | timestamp_out_of_range",
+      "{\"product_id\":1,\"timestamp\":-1795687199500}            | timestamp_out_of_range",
+      "{\"product_id\":1,\"timestamp\":1795687260001}             | timestamp_out_of_range",
+      "{\"product_id\":1,\"timestamp\":99999999999999999999}      | timestamp_out_of_range",
+  })
+  void rejectsWithAReason(String record, String reason) {
+    ClickParser.Result r = parse(record.strip());
+    assertThat(r.click(), nullValue());
+    assertThat(r.reason().code, equalTo(reason));
+  }
+
+  @Test
+  void emptyNullInvalidUtf8AndHugeRecordsAreRejectedNotThrown() {
+    assertThat(ClickParser.parse(null, ARRIVAL).reason(), equalTo(ClickParser.Reason.NOT_JSON));
+    assertThat(ClickParser.parse(new byte[0], ARRIVAL).reason(), equalTo(ClickParser.Reason.NOT_JSON));
+    byte[] badUtf8 = {'{', '"', (byte) 0xC3, (byte) 0x28, '"', ':', '1', '}'};
+    assertThat(ClickParser.parse(badUtf8, ARRIVAL).reason(), equalTo(ClickParser.Reason.NOT_JSON));
+    byte[] huge = new byte[1 << 20];
+    java.util.Arrays.fill(huge, (byte) '[');
+    assertThat(ClickParser.parse(huge, ARRIVAL).reason(), equalTo(ClickParser.Reason.NOT_JSON));
+    byte[] deep = "[".repeat(5000).getBytes(StandardCharsets.UTF_8);
+    assertThat(ClickParser.parse(("{\"x\":" + new String(deep, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8),
+        ARRIVAL).reason(), equalTo(ClickParser.Reason.NOT_JSON));
+  }
+
+  @Test
+  void aClickUpToAMinuteAheadOfItsArrivalIsAccepted() {
+    assertThat(parse("{\"product_id\":1,\"timestamp\":" + (ARRIVAL + 60_000) + "}").isClick(), equalTo(true));
+  }
+}

@@ -1,0 +1,73 @@
+package dev.clickstream.pipeline;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.endsWith;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+
+class SettingsTest {
+
+  private static Settings settings(String... args) {
+    return Settings.from(ClickCountPipeline.parseOptions(args));
+  }
+
+  private static String error(String... args) {
+    return assertThrows(IllegalArgumentException.class, () -> settings(args)).getMessage();
+  }
+
+  @Test
+  void defaultsAreAContinuousRunAgainstTheLocalStack() {
+    Settings s = settings();
+    assertThat(s.bounded(), equalTo(false));
+    assertThat(s.inputTopic(), equalTo("clicks"));
+    assertThat(s.outputTopic(), equalTo("aggregation_clicks"));
+    assertThat(s.deadLetterTopic(), equalTo("clicks_dlq"));
+    assertThat(s.table(), equalTo(new Settings.TableName("analytics", "product_clicks")));
+    assertThat(s.windowSize().getStandardSeconds(), equalTo(60L));
+    assertThat(s.allowedLateness().getStandardSeconds(), equalTo(60L));
+    assertThat(s.maxOutOfOrderness().getStandardSeconds(), equalTo(5L));
+    assertThat(s.createSchema(), equalTo(true));
+  }
+
+  @Test
+  void fromAndToMakeABoundedRun() {
+    Settings s = settings("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:05:00Z");
+    assertThat(s.interval(), equalTo(new Settings.Interval(1_795_687_200_000L, 1_795_687_500_000L)));
+  }
+
+  @Test
+  void theClickHouseUrlGetsTheJdkHttpClientUnlessItChoosesOne() {
+    assertThat(settings().clickHouseUrl(), endsWith("&http_connection_provider=HTTP_URL_CONNECTION"));
+    assertThat(settings("--clickHouseUrl=jdbc:clickhouse://h:8123/analytics").clickHouseUrl(),
+        equalTo("jdbc:clickhouse://h:8123/analytics?http_connection_provider=HTTP_URL_CONNECTION"));
+    assertThat(settings("--clickHouseUrl=jdbc:clickhouse://h:8123/a?http_connection_provider=HTTP_CLIENT")
+        .clickHouseUrl(), equalTo("jdbc:clickhouse://h:8123/a?http_connection_provider=HTTP_CLIENT"));
+  }
+
+  @Test
+  void badValuesAreRejectedNamingTheOption() {
+    assertThat(error("--from=2026-11-26T10:00:00Z"), containsString("both --from and --to"));
+    assertThat(error("--from=2026-11-26T10:05:00Z", "--to=2026-11-26T10:00:00Z"), containsString("before --to"));
+    assertThat(error("--from=2026-11-26T10:00:30Z", "--to=2026-11-26T10:05:00Z"),
+        containsString("window boundaries"));
+    assertThat(error("--from=yesterday", "--to=2026-11-26T10:05:00Z"), containsString("--from must be an ISO-8601"));
+    assertThat(error("--windowSize=60"), containsString("--windowSize must be an ISO-8601 duration"));
+    assertThat(error("--windowSize=PT0S"), containsString("--windowSize must be positive"));
+    assertThat(error("--allowedLateness=PT-5S"), containsString("--allowedLateness must not be negative"));
+    assertThat(error("--clickHouseUrl=http://h:8123"), containsString("--clickHouseUrl must be a ClickHouse JDBC URL"));
+  }
+
+  @Test
+  void namesThatReachSqlOrKafkaAreValidated() {
+    assertThat(error("--clickHouseTable=product_clicks"), containsString("database.table"));
+    assertThat(error("--clickHouseTable=analytics.t; DROP TABLE x"), containsString("plain identifier"));
+    assertThat(error("--clickHouseTable=analytics.`x`"), containsString("plain identifier"));
+    assertThat(error("--clickHouseTable=a.b.c"), containsString("database.table"));
+    assertThat(error("--inputTopic=clicks topic"), containsString("--inputTopic must be a Kafka topic name"));
+    assertThat(error("--deadLetterTopic=.."), containsString("--deadLetterTopic must be a Kafka topic name"));
+    assertThat(error("--outputTopic=" + "x".repeat(250)), containsString("--outputTopic"));
+  }
+}
