@@ -101,7 +101,7 @@ public final class ClickCountPipeline {
    * Parses and validates the options. On the DirectRunner, {@code run} would block until the pipeline ends, leaving
    * no handle to cancel a continuous run on SIGTERM: unless told otherwise it returns at once instead.
    */
-  static ClickCountOptions parseOptions(String... args) {
+  public static ClickCountOptions parseOptions(String... args) {
     PipelineOptionsFactory.register(ClickCountOptions.class);
     ClickCountOptions options = PipelineOptionsFactory.fromArgs(args).withValidation().as(ClickCountOptions.class);
     if (options.getRunner().getSimpleName().equals("DirectRunner")

@@ -1,0 +1,100 @@
+package dev.clickstream.pipeline.it;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * The real Kafka broker and ClickHouse server that services/local-stack.sh runs, as the integration tests see them.
+ * Addresses come from the system properties kafka.bootstrap and clickhouse.http (defaults: the local stack's).
+ */
+final class LocalStack {
+  static final String KAFKA = System.getProperty("kafka.bootstrap", "127.0.0.1:9092");
+  static final String CLICKHOUSE_HTTP = System.getProperty("clickhouse.http", "http://127.0.0.1:8123/");
+  static final String CLICKHOUSE_JDBC = "jdbc:clickhouse://" + URI.create(CLICKHOUSE_HTTP).getAuthority()
+      + "/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics";
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  private LocalStack() {}
+
+  /** Fails the test, saying how to start the stack, if ClickHouse does not answer. Never a silent skip. */
+  static void requireRunning() {
+    try {
+      query("SELECT 1");
+    } catch (Exception e) {
+      fail("the local stack is not running (" + e + "): start it with services/local-stack.sh start");
+    }
+  }
+
+  static String query(String sql) throws IOException, InterruptedException {
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(CLICKHOUSE_HTTP))
+        .timeout(Duration.ofSeconds(30))
+        .POST(HttpRequest.BodyPublishers.ofString(sql)).build(), HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200) {
+      throw new IOException("ClickHouse: " + r.body());
+    }
+    return r.body();
+  }
+
+  /** (product, window start) to count, from the table's FINAL view. */
+  static Map<List<Long>, Long> finalCounts(String table) throws IOException, InterruptedException {
+    Map<List<Long>, Long> counts = new HashMap<>();
+    for (String line : query("SELECT product_id, timestamp, count FROM " + table + " FINAL FORMAT TabSeparated")
+        .split("\n")) {
+      if (!line.isEmpty()) {
+        String[] f = line.split("\t");
+        counts.put(List.of(Long.parseLong(f[0]), Long.parseLong(f[1])), Long.parseLong(f[2]));
+      }
+    }
+    return counts;
+  }
+
+  /** Every record of a topic, partition by partition in offset order. */
+  static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA);
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+      List<TopicPartition> partitions = new ArrayList<>();
+      for (PartitionInfo info : consumer.partitionsFor(topic)) {
+        partitions.add(new TopicPartition(topic, info.partition()));
+      }
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (partitions.stream().anyMatch(tp -> consumer.position(tp) < ends.get(tp))) {
+        if (System.nanoTime() > deadline) {
+          fail("could not read " + topic + " to its end in 60 s");
+        }
+        consumer.poll(Duration.ofMillis(500)).forEach(out::add);
+      }
+    }
+    return out;
+  }
+
+  static String header(ConsumerRecord<byte[], byte[]> record, String name) {
+    var h = record.headers().lastHeader(name);
+    return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+  }
+}
