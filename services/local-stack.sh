@@ -4,11 +4,13 @@
 #   - a real ClickHouse server (Debian's clickhouse-server, installed if missing).
 # Both listen on 127.0.0.1 only. All their data lives in one folder ($STACK_DIR) that can be deleted.
 #
-# Usage: services/local-stack.sh start|stop|status|env
-#   start   starts what is not running (starting twice is harmless) and waits until both answer
-#   stop    stops both (SIGTERM, then SIGKILL after 20 s)
-#   status  says what runs, exit 0 only if both answer
-#   env     prints the settings the demo and the tests read (KAFKA_BOOTSTRAP, CLICKHOUSE_HTTP, ...)
+# Usage: services/local-stack.sh start|stop|status|env|kafka-tool CLASS [ARGS...]
+#   start       starts what is not running (starting twice is harmless) and waits until both answer
+#   stop        stops both (SIGTERM, then SIGKILL after 20 s)
+#   status      says what runs, exit 0 only if both answer
+#   env         prints the settings the demo and the tests read (KAFKA_BOOTSTRAP, CLICKHOUSE_HTTP, ...)
+#   kafka-tool  runs one of Kafka's command-line tools from the broker's jars, e.g.
+#               kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server 127.0.0.1:9092 --topic clicks
 #
 # Settings (environment): STACK_DIR (default <repo>/.local-stack), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), KAFKA_HEAP (1g), KAFKA_PARTITIONS (2).
@@ -147,10 +149,12 @@ stop_one() { # stop_one <name> <pid file>
 }
 
 print_env() {
+  # Quoted, so that `eval "$(local-stack.sh env)"` takes the JDBC URL's '&' literally.
   cat <<EOF
-KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-CLICKHOUSE_HTTP=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
-CLICKHOUSE_JDBC_URL=jdbc:clickhouse://127.0.0.1:$CLICKHOUSE_HTTP_PORT/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics
+KAFKA_BOOTSTRAP='127.0.0.1:$KAFKA_PORT'
+CLICKHOUSE_HTTP='http://127.0.0.1:$CLICKHOUSE_HTTP_PORT'
+CLICKHOUSE_TCP_PORT='$CLICKHOUSE_TCP_PORT'
+CLICKHOUSE_JDBC_URL='jdbc:clickhouse://127.0.0.1:$CLICKHOUSE_HTTP_PORT/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics'
 EOF
 }
 
@@ -172,8 +176,15 @@ case "${1:-}" in
   env)
     print_env
     ;;
+  kafka-tool)
+    shift
+    [[ $# -ge 1 ]] || die "kafka-tool needs a class name"
+    cp="$(kafka_classpath)"
+    exec java -Xmx512m -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -Dkafka.logs.dir="$kafka_dir/logs" \
+      -cp "$cp" "$@"
+    ;;
   *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|kafka-tool CLASS [ARGS...]" >&2
     exit 2
     ;;
 esac

@@ -4,6 +4,7 @@ import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.greaterThan;
 import static org.hamcrest.Matchers.greaterThanOrEqualTo;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,6 +15,7 @@ import dev.clickstream.pipeline.ClickCountPipeline;
 import dev.clickstream.pipeline.ClickParser;
 import dev.clickstream.pipeline.DeadLetter;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
@@ -58,11 +60,15 @@ class BoundedRunIT {
   }
 
   private static long runBounded() {
+    return runBounded(FROM, TO);
+  }
+
+  private static long runBounded(Instant from, Instant to) {
     long start = System.nanoTime();
     PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(
         "--bootstrapServers=" + LocalStack.KAFKA, "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES,
         "--deadLetterTopic=" + DEAD_LETTERS, "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC,
-        "--clickHouseTable=" + TABLE, "--from=" + FROM, "--to=" + TO, "--targetParallelism=2"));
+        "--clickHouseTable=" + TABLE, "--from=" + from, "--to=" + to, "--targetParallelism=2"));
     assertThat(result.waitUntilFinish(), equalTo(PipelineResult.State.DONE));
     long millis = (System.nanoTime() - start) / 1_000_000;
     System.err.printf("bounded run: %,d records in %,d ms = %,.0f records/s%n", oracle.records(), millis,
@@ -107,5 +113,20 @@ class BoundedRunIT {
     // The same interval again: ClickHouse's final view is unchanged.
     runBounded();
     assertThat(LocalStack.finalCounts(TABLE), equalTo(expected));
+  }
+
+  // Ten minutes before the generated clicks: every partition's offset range is empty; the run must end by itself.
+  @Test
+  void anIntervalWithNoClicksEndsByItselfAndWritesNothing() throws Exception {
+    String table = TABLE + "_empty";
+    Instant from = FROM.minus(10, ChronoUnit.MINUTES);
+    assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
+      PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(
+          "--bootstrapServers=" + LocalStack.KAFKA, "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES + "_empty",
+          "--deadLetterTopic=" + DEAD_LETTERS + "_empty", "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC,
+          "--clickHouseTable=" + table, "--from=" + from, "--to=" + from.plus(5, ChronoUnit.MINUTES)));
+      assertThat(result.waitUntilFinish(), equalTo(PipelineResult.State.DONE));
+    });
+    assertThat(LocalStack.finalCounts(table), equalTo(Map.of()));
   }
 }

@@ -1,0 +1,145 @@
+package dev.clickstream.pipeline.it;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.lessThanOrEqualTo;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.clickstream.generator.ClickGenerator;
+import dev.clickstream.generator.GeneratorConfig;
+import dev.clickstream.generator.Oracle;
+import dev.clickstream.pipeline.ClickParser;
+import dev.clickstream.pipeline.DeadLetter;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The continuous mode as a user runs it: the bundled jar in its own JVM, fed live clicks by two generators, one
+ * with late clicks well inside the allowed lateness, one whose clicks all come well after it. Two of the topic's three
+ * partitions never get a record, and must not hold the watermark back. The table must reach the oracle's counts;
+ * then SIGTERM must stop the process cleanly.
+ */
+class ContinuousRunIT {
+  private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
+  private static final String CLICKS = "it_live_clicks_" + RUN;
+  private static final String AGGREGATES = "it_live_agg_" + RUN;
+  private static final String DEAD_LETTERS = "it_live_dlq_" + RUN;
+  private static final String TABLE = "analytics.it_live_" + RUN;
+  private static final String GROUP = "it_live_" + RUN;
+  private static final String WINDOW = "PT5S";
+  private static final String LATENESS = "PT10S";
+
+  private static CompletableFuture<Oracle> generate(Instant start, String... flags) {
+    String[] common = {"--bootstrap-servers", LocalStack.KAFKA, "--topic", CLICKS, "--start", start.toString(),
+        "--pace", "real", "--duration", "PT20S", "--users", "1", "--window-size", WINDOW,
+        "--allowed-lateness", LATENESS, "--progress-interval", "PT5S"};
+    String[] all = new String[common.length + flags.length];
+    System.arraycopy(common, 0, all, 0, common.length);
+    System.arraycopy(flags, 0, all, common.length, flags.length);
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        ClickGenerator.Summary s = ClickGenerator.run(GeneratorConfig.parse(all), new PrintStream(System.err, true));
+        assertTrue(s.ok(), "the generator's records were not all acknowledged");
+        return s.oracle();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+  }
+
+  @Test
+  void holdsTheOraclesCountsWithIdlePartitionsThenStopsOnSigterm() throws Exception {
+    LocalStack.requireRunning();
+    Properties admin = new Properties();
+    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
+    try (Admin a = Admin.create(admin)) {
+      a.createTopics(List.of(new NewTopic(CLICKS, Optional.of(3), Optional.empty()))).all().get();
+    }
+    Path log = Path.of("target", "continuous-run-" + RUN + ".log");
+    Process pipeline = new ProcessBuilder("java", "-Xmx1g", "-cp", System.getProperty("bundledJar"),
+        "dev.clickstream.pipeline.ClickCountPipeline", "--bootstrapServers=" + LocalStack.KAFKA,
+        "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES, "--deadLetterTopic=" + DEAD_LETTERS,
+        "--consumerGroup=" + GROUP, "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC, "--clickHouseTable=" + TABLE,
+        "--windowSize=" + WINDOW, "--allowedLateness=" + LATENESS, "--maxOutOfOrderness=PT1S")
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+      // 3 s late: at least 6.5 s inside the 10 s of lateness. 25 s late: at least 10 s past it.
+      CompletableFuture<Oracle> mostlyOnTime = generate(start, "--rate", "200", "--late-fraction", "0.1",
+          "--late-delay", "PT3S", "--malformed-fraction", "0.02", "--seed", "1");
+      CompletableFuture<Oracle> allTooLate = generate(start, "--rate", "5", "--late-fraction", "1",
+          "--late-delay", "PT25S", "--seed", "2");
+      Oracle a = mostlyOnTime.get(120, TimeUnit.SECONDS);
+      Oracle b = allTooLate.get(120, TimeUnit.SECONDS);
+      assertThat(a.late(), greaterThan(0L));
+      assertThat(b.tooLate(), equalTo(b.records()));
+
+      Map<List<Long>, Long> expected = new HashMap<>();
+      for (Oracle o : List.of(a, b)) {
+        o.counts().forEach((k, v) -> expected.merge(List.of(k.productId(), k.windowStart()), v, Long::sum));
+      }
+      Map<List<Long>, Long> actual = Map.of();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (System.nanoTime() < deadline && pipeline.isAlive()) {
+        actual = LocalStack.finalCounts(TABLE);
+        if (actual.equals(expected)) {
+          break;
+        }
+        Thread.sleep(1000);
+      }
+      assertTrue(pipeline.isAlive(), "the pipeline died:\n" + Files.readString(log));
+      assertThat(actual, equalTo(expected));
+
+      Map<String, Long> byReason = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : LocalStack.readAll(DEAD_LETTERS)) {
+        byReason.merge(LocalStack.header(r, DeadLetter.REASON_HEADER), 1L, Long::sum);
+      }
+      long tooLate = byReason.getOrDefault(ClickParser.Reason.TOO_LATE.code, 0L);
+      assertThat(tooLate, equalTo(a.tooLate() + b.tooLate()));
+      assertThat(byReason.values().stream().mapToLong(Long::longValue).sum() - tooLate, equalTo(a.malformed()));
+
+      // Offsets are committed to the consumer group as the runner finalizes what it read.
+      try (Admin adm = Admin.create(admin)) {
+        Map<TopicPartition, OffsetAndMetadata> committed =
+            adm.listConsumerGroupOffsets(GROUP).partitionsToOffsetAndMetadata().get();
+        long total = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+        assertThat(total, greaterThan(0L));
+        assertThat(total, lessThanOrEqualTo(a.records() + b.records()));
+      }
+    } finally {
+      pipeline.destroy(); // SIGTERM
+      boolean exited = pipeline.waitFor(30, TimeUnit.SECONDS);
+      if (!exited) {
+        pipeline.destroyForcibly();
+      }
+      String output = Files.readString(log, StandardCharsets.UTF_8);
+      assertTrue(exited, "the pipeline did not stop within 30 s of SIGTERM:\n" + tail(output));
+      assertThat(tail(output), containsString("stopping: cancelling the pipeline"));
+      assertThat(tail(output), containsString("click-count continuous run"));
+    }
+  }
+
+  private static String tail(String text) {
+    return text.length() <= 4000 ? text : text.substring(text.length() - 4000);
+  }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The main job, end to end on this machine, no Docker:
+#   build → start the local Kafka + ClickHouse → generate clicks (Zipf popularity, 5% late, 1% malformed)
+#   → run the Beam pipeline with `mvn exec` on the DirectRunner, bounded to the generated interval
+#   → show the top products per window from ClickHouse, what reached Kafka, and whether the counts equal the
+#     generator's oracle.
+# Settings (environment): DEMO_WINDOWS (5 one-minute windows), DEMO_RATE (1000 clicks per second of event time).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+WINDOWS="${DEMO_WINDOWS:-5}"
+RATE="${DEMO_RATE:-1000}"
+STACK_DIR="${STACK_DIR:-$repo/.local-stack}"
+export STACK_DIR
+stack="$repo/services/local-stack.sh"
+demo_dir="$STACK_DIR/demo"
+mkdir -p "$demo_dir"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "Building (Maven, Java 17)"
+mvn -B -q install -DskipTests
+
+step "Starting the local Kafka and ClickHouse"
+"$stack" start
+eval "$("$stack" env)"
+
+# Each demo run takes the minutes after the previous run's, so that the topic never holds two runs' clicks for
+# the same window (the oracle would not know about the first ones).
+now_min=$(( $(date +%s) / 60 ))
+from_min=$(( now_min - WINDOWS ))
+if [[ -f "$demo_dir/last-to-minute" ]] && (( $(cat "$demo_dir/last-to-minute") > from_min )); then
+  from_min=$(cat "$demo_dir/last-to-minute")
+fi
+to_min=$(( from_min + WINDOWS ))
+(( to_min <= now_min + 50 )) || { echo "too many demo runs in the last hour: wait, or delete $STACK_DIR" >&2; exit 1; }
+from="$(date -u -d "@$(( from_min * 60 ))" +%Y-%m-%dT%H:%M:%SZ)"
+to="$(date -u -d "@$(( to_min * 60 ))" +%Y-%m-%dT%H:%M:%SZ)"
+
+offsets() { # offsets <topic>: the sum of the topic's end offsets (0 if it does not exist yet)
+  { "$stack" kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$KAFKA_BOOTSTRAP" --topic "$1" \
+    2>/dev/null || true; } | awk -F: '{ s += $3 } END { print s + 0 }'
+}
+aggregates_before=$(offsets aggregation_clicks)
+dead_before=$(offsets clicks_dlq)
+
+step "Generating $WINDOWS minutes of clicks at $RATE/s of event time, [$from, $to)"
+mvn -B -q -pl generator exec:exec -Dgenerator.args="--bootstrap-servers $KAFKA_BOOTSTRAP --start $from \
+  --duration PT${WINDOWS}M --rate $RATE --popularity zipf:1.1 --late-fraction 0.05 --late-delay PT90S \
+  --malformed-fraction 0.01 --expected $demo_dir/expected.json"
+echo "$to_min" > "$demo_dir/last-to-minute"
+
+step "Running the pipeline (DirectRunner, bounded to [$from, $to))"
+mvn -B -q -pl pipeline exec:exec \
+  -Dpipeline.args="--bootstrapServers=$KAFKA_BOOTSTRAP '--clickHouseUrl=$CLICKHOUSE_JDBC_URL' --from=$from --to=$to"
+
+step "Top 3 products per window in ClickHouse (analytics.product_clicks FINAL)"
+from_ms=$(( from_min * 60000 )); to_ms=$(( to_min * 60000 ))
+clickhouse-client --port "${CLICKHOUSE_TCP_PORT:-9000}" --format PrettyCompactMonoBlock --query "
+  SELECT toDateTime(intDiv(timestamp, 1000)) AS window_start, product_id, count
+  FROM analytics.product_clicks FINAL
+  WHERE timestamp >= $from_ms AND timestamp < $to_ms
+  ORDER BY window_start, count DESC, product_id
+  LIMIT 3 BY window_start"
+
+step "Kafka"
+echo "aggregates written to aggregation_clicks: $(( $(offsets aggregation_clicks) - aggregates_before ))"
+echo "records dead-lettered to clicks_dlq:     $(( $(offsets clicks_dlq) - dead_before ))"
+
+step "Checking ClickHouse against the generator's oracle ($demo_dir/expected.json)"
+python3 "$repo/scripts/check_counts.py" "$demo_dir/expected.json" --clickhouse "$CLICKHOUSE_HTTP/"
