@@ -298,10 +298,10 @@ public final class ClickCountPipeline {
   static String summary(PipelineResult result, Settings s, double seconds) {
     long read = counter(result, RECORDS_READ);
     return String.format(Locale.ROOT,
-        "click-count %s %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed and %,d too late,"
+        "click-count %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed and %,d too late,"
             + " skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
             + " in %.1f s (%,.0f records/s)",
-        s.bounded() ? "bounded run" : "continuous run", s.bounded() ? s.interval() : "", read,
+        s.bounded() ? "bounded run " + s.interval() : "continuous run", read,
         counter(result, ParseClicks.PARSED), counter(result, ParseClicks.MALFORMED),
         counter(result, ParseClicks.TOO_LATE), counter(result, ParseClicks.OUTSIDE_INTERVAL),
         counter(result, ROWS_WRITTEN), counter(result, AGGREGATES_SENT), seconds, read / Math.max(seconds, 1e-3));
