@@ -63,10 +63,11 @@ public final class ClickCountPipeline {
   private ClickCountPipeline() {}
 
   public static void main(String[] args) {
-    ClickCountOptions options = parseOptions(args);
     long start = System.nanoTime();
+    ClickCountOptions options;
     PipelineResult result;
     try {
+      options = parseOptions(args);
       result = run(options);
     } catch (IllegalArgumentException | IllegalStateException e) {
       System.err.println("click-count-pipeline: " + e.getMessage());
@@ -85,9 +86,13 @@ public final class ClickCountPipeline {
       }
     }, "click-count-shutdown");
     Runtime.getRuntime().addShutdownHook(stopper);
-    PipelineResult.State state = result.waitUntilFinish();
-    System.out.println(summary(result, Settings.from(options), (System.nanoTime() - start) / 1e9));
-    summarized.countDown();
+    PipelineResult.State state;
+    try {
+      state = result.waitUntilFinish();
+      System.out.println(summary(result, Settings.from(options), (System.nanoTime() - start) / 1e9));
+    } finally {
+      summarized.countDown(); // a failed run must not make the shutdown hook wait
+    }
     try {
       Runtime.getRuntime().removeShutdownHook(stopper);
     } catch (IllegalStateException shuttingDown) {
