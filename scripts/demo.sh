@@ -69,4 +69,4 @@ echo "aggregates written to aggregation_clicks: $(( $(offsets aggregation_clicks
 echo "records dead-lettered to clicks_dlq:     $(( $(offsets clicks_dlq) - dead_before ))"
 
 step "Checking ClickHouse against the generator's oracle ($demo_dir/expected.json)"
-python3 "$repo/scripts/check_counts.py" "$demo_dir/expected.json" --clickhouse "$CLICKHOUSE_HTTP/"
+python3 "$repo/airflow/dags/click_checks.py" "$demo_dir/expected.json" --clickhouse "$CLICKHOUSE_HTTP/"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test: the unit tests (generator, parser, settings, schema, TestStream timing) and the integration tests
-# on the real local Kafka and ClickHouse (bounded and continuous end-to-end runs checked against the oracle).
-# Starts the local stack if it is not running, and stops it again at the end if it started it.
+# Every test: the Java unit tests (generator, parser, settings, schema, TestStream timing), the Java integration
+# tests on the real local Kafka and ClickHouse (bounded and continuous end-to-end runs checked against the oracle),
+# then the Airflow DAG's tests (structure, rendered options, and `airflow dags test` end to end on the same stack).
+# Starts the local stack if it is not running, and stops it again at the end if it started it. Creates the Airflow
+# virtualenv (.venv-airflow) if it is missing.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,4 +21,12 @@ eval "$("$stack" env)"
 
 start=$SECONDS
 mvn -B verify -Dkafka.bootstrap="$KAFKA_BOOTSTRAP" -Dclickhouse.http="$CLICKHOUSE_HTTP/"
-echo "test command: all Maven tests passed in $((SECONDS - start)) s"
+maven_done=$SECONDS
+echo "test command: Maven tests passed in $((maven_done - start)) s"
+
+venv="$("$repo/scripts/airflow-venv.sh")"
+venv_done=$SECONDS
+echo "test command: Airflow virtualenv ready in $((venv_done - maven_done)) s"
+CLICK_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" CLICK_CLICKHOUSE_HTTP="$CLICKHOUSE_HTTP/" CLICK_CLICKHOUSE_JDBC_URL="$CLICKHOUSE_JDBC_URL" \
+  "$venv/bin/python" -m pytest -v -s -p no:cacheprovider airflow/tests
+echo "test command: Airflow tests passed in $((SECONDS - venv_done)) s; all tests in $((SECONDS - start)) s"

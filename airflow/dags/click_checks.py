@@ -1,0 +1,84 @@
+"""Checks of the ClickHouse table against what the pipeline must have written. Standard library only.
+
+Used by the streaming_pipeline DAG's verify task and, as a command, by scripts/demo.sh:
+    python3 airflow/dags/click_checks.py EXPECTED.json [--table analytics.product_clicks] [--clickhouse URL]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import urllib.request
+
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+
+
+def load_oracle(path: str) -> dict:
+    """The generator's --expected file."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def expected_counts(oracle: dict) -> dict[tuple[int, int], int]:
+    return {(c["product_id"], c["window_start"]): c["count"] for c in oracle["counts"]}
+
+
+def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int) -> list[tuple[int, int, int, int]]:
+    """(product_id, window start, window end, count) of the FINAL view for windows starting in [start, end)."""
+    if not _TABLE.fullmatch(table):
+        raise ValueError(f"table must be database.table, plain identifiers, not {table!r}")
+    sql = (f"SELECT product_id, timestamp, window_end, count FROM {table} FINAL "
+           f"WHERE timestamp >= {int(start_ms)} AND timestamp < {int(end_ms)} "
+           f"ORDER BY timestamp, product_id FORMAT TabSeparated")
+    request = urllib.request.Request(clickhouse, data=sql.encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    return [tuple(int(v) for v in line.split("\t")) for line in lines if line]
+
+
+def differences(expected: dict[tuple[int, int], int], rows) -> list[str]:
+    """One sentence per (product, window) whose count differs from the oracle's; empty when all match."""
+    actual = {(p, w): c for p, w, _, c in rows}
+    return [f"product {p}, window starting {w} (epoch ms): expected {expected.get((p, w), 0)}, "
+            f"ClickHouse has {actual.get((p, w), 0)}"
+            for p, w in sorted(expected.keys() | actual.keys())
+            if expected.get((p, w)) != actual.get((p, w))]
+
+
+def sanity_problems(rows, window_ms: int, start_ms: int, end_ms: int) -> list[str]:
+    """What must hold without an oracle: rows exist for the interval's closed windows, counts are positive,
+    windows have the configured size and lie inside the interval."""
+    if not rows:
+        return [f"no rows for the windows in [{start_ms}, {end_ms})"]
+    problems = []
+    for p, w, e, c in rows:
+        if c <= 0:
+            problems.append(f"product {p}, window {w}: count {c} is not positive")
+        if e - w != window_ms:
+            problems.append(f"product {p}, window {w}: window end {e} is not start + {window_ms} ms")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Compare ClickHouse's FINAL view with the generator's oracle.")
+    parser.add_argument("expected")
+    parser.add_argument("--table", default="analytics.product_clicks")
+    parser.add_argument("--clickhouse", default="http://127.0.0.1:8123/")
+    args = parser.parse_args()
+    oracle = load_oracle(args.expected)
+    expected = expected_counts(oracle)
+    size = oracle["window_size_ms"]
+    rows = final_rows(args.clickhouse, args.table, oracle["from"] // size * size, oracle["to"])
+    wrong = differences(expected, rows)
+    if not wrong:
+        print(f"ClickHouse matches the generator's oracle: {len(expected):,} (product, window) counts, "
+              f"{sum(expected.values()):,} clicks")
+        return 0
+    print(f"ClickHouse differs from the oracle in {len(wrong):,} of {len(expected):,} (product, window) counts:")
+    print("\n".join("  " + line for line in wrong[:10]))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

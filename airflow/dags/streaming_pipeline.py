@@ -1,0 +1,191 @@
+"""streaming_pipeline: count the clicks of each minute with the Beam pipeline, every minute or by hand.
+
+Each run owns its data interval [data_interval_start, data_interval_end) and runs the pipeline in bounded mode over
+exactly that interval, so re-running or backfilling a date rewrites the same rows (the table keeps the fullest count
+per product and window) and consecutive runs leave no gap and no overlap.
+
+    ensure_schema >> generate_clicks >> aggregate_clicks >> verify_counts
+
+ensure_schema    the pipeline's own start-up step (topics, ClickHouse database and table from its DDL file)
+generate_clicks  the click generator writes the interval's clicks and keeps its oracle; off with the DAG param
+                 generate=false or CLICK_GENERATE=false (in production real producers write the clicks)
+aggregate_clicks BeamRunJavaPipelineOperator: the bundled jar, DirectRunner locally, FlinkRunner when configured
+verify_counts    with an oracle: ClickHouse must equal it exactly; without: sanity checks
+
+Settings come from environment variables (CLICK_*, below) with defaults that work against services/local-stack.sh.
+This file does no I/O when it is imported.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import timedelta
+
+import click_checks  # beside this file; standard library only
+import pendulum
+from airflow.providers.apache.beam.operators.beam import BeamRunJavaPipelineOperator
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+REPO = os.environ.get("CLICK_REPO", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+VERSION = "0.1.0-SNAPSHOT"
+PIPELINE_JAR = os.environ.get(
+    "CLICK_PIPELINE_JAR", os.path.join(REPO, "pipeline", "target", f"click-pipeline-bundled-{VERSION}.jar"))
+GENERATOR_JAR = os.environ.get(
+    "CLICK_GENERATOR_JAR", os.path.join(REPO, "generator", "target", f"click-generator-bundled-{VERSION}.jar"))
+JOB_CLASS = "dev.clickstream.pipeline.ClickCountPipeline"
+PREPARE_CLASS = "dev.clickstream.pipeline.PrepareSinks"
+RUNNER = os.environ.get("CLICK_RUNNER", "DirectRunner")
+FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "")  # host:port of the Flink JobManager, for FlinkRunner
+JAVA_HEAP = os.environ.get("CLICK_JAVA_HEAP", "1g")
+
+KAFKA_BOOTSTRAP = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+INPUT_TOPIC = os.environ.get("CLICK_INPUT_TOPIC", "clicks")
+OUTPUT_TOPIC = os.environ.get("CLICK_OUTPUT_TOPIC", "aggregation_clicks")
+DEAD_LETTER_TOPIC = os.environ.get("CLICK_DEAD_LETTER_TOPIC", "clicks_dlq")
+CLICKHOUSE_JDBC_URL = os.environ.get(
+    "CLICK_CLICKHOUSE_JDBC_URL",
+    "jdbc:clickhouse://127.0.0.1:8123/analytics"
+    "?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics")
+CLICKHOUSE_HTTP = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
+CLICKHOUSE_TABLE = os.environ.get("CLICK_CLICKHOUSE_TABLE", "analytics.product_clicks")
+WINDOW_SIZE = os.environ.get("CLICK_WINDOW_SIZE", "PT60S")  # the schedule's minute must be whole windows
+ALLOWED_LATENESS = os.environ.get("CLICK_ALLOWED_LATENESS", "PT60S")
+
+GENERATE = os.environ.get("CLICK_GENERATE", "true").lower() == "true"
+GENERATOR_RATE = os.environ.get("CLICK_GENERATOR_RATE", "1000")
+ORACLE_DIR = os.environ.get("CLICK_ORACLE_DIR", os.path.join(REPO, ".local-stack", "oracles"))
+
+INTERVAL_FROM = "{{ data_interval_start.in_timezone('UTC').strftime('%Y-%m-%dT%H:%M:%SZ') }}"
+INTERVAL_TO = "{{ data_interval_end.in_timezone('UTC').strftime('%Y-%m-%dT%H:%M:%SZ') }}"
+
+SINK_OPTIONS = {
+    "bootstrapServers": KAFKA_BOOTSTRAP,
+    "inputTopic": INPUT_TOPIC,
+    "outputTopic": OUTPUT_TOPIC,
+    "deadLetterTopic": DEAD_LETTER_TOPIC,
+    "clickHouseUrl": CLICKHOUSE_JDBC_URL,
+    "clickHouseTable": CLICKHOUSE_TABLE,
+}
+PIPELINE_OPTIONS = {
+    **SINK_OPTIONS,
+    "windowSize": WINDOW_SIZE,
+    "allowedLateness": ALLOWED_LATENESS,
+    "from": INTERVAL_FROM,
+    "to": INTERVAL_TO,
+    "createSchema": "false",  # ensure_schema did it; the pipeline still checks the live table
+    **({"flinkMaster": FLINK_MASTER} if FLINK_MASTER else {}),
+}
+
+SERVICE_TASK_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
+
+
+def _java(main_class_or_jar: list[str], args: list[str], heap: str) -> None:
+    """Runs a JVM with an explicit heap; its output goes to the task log; a non-zero exit fails the task."""
+    command = ["java", f"-Xmx{heap}", *main_class_or_jar, *args]
+    print("running:", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def _interval_ms(context) -> tuple[int, int]:
+    return (int(context["data_interval_start"].timestamp() * 1000),
+            int(context["data_interval_end"].timestamp() * 1000))
+
+
+def _oracle_path(start_ms: int, end_ms: int) -> str:
+    return os.path.join(ORACLE_DIR, INPUT_TOPIC, f"{start_ms}-{end_ms}.json")
+
+
+def _ensure_schema() -> None:
+    _java(["-cp", PIPELINE_JAR, PREPARE_CLASS], [f"--{k}={v}" for k, v in SINK_OPTIONS.items()], "256m")
+
+
+def _generate_clicks(**context) -> str:
+    """Writes the interval's clicks once and keeps the oracle; a re-run of the interval finds the oracle and writes
+    nothing, so the topic never holds an interval's clicks twice."""
+    if not context["params"]["generate"]:
+        raise AirflowSkipException("click generation is off (param generate / CLICK_GENERATE): real producers")
+    start_ms, end_ms = _interval_ms(context)
+    oracle = _oracle_path(start_ms, end_ms)
+    if os.path.exists(oracle):
+        print(f"the clicks of this interval were generated before; their oracle is {oracle}")
+        return oracle
+    os.makedirs(os.path.dirname(oracle), exist_ok=True)
+    partial = oracle + ".partial"
+    _java(["-jar", GENERATOR_JAR], [
+        "--bootstrap-servers", KAFKA_BOOTSTRAP, "--topic", INPUT_TOPIC,
+        "--start", context["data_interval_start"].in_timezone("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--duration", f"PT{(end_ms - start_ms) // 1000}S", "--rate", GENERATOR_RATE,
+        "--popularity", "zipf:1.1", "--late-fraction", "0.05", "--late-delay", "PT90S",
+        "--malformed-fraction", "0.01", "--seed", str(start_ms),
+        "--window-size", WINDOW_SIZE, "--allowed-lateness", ALLOWED_LATENESS, "--expected", partial,
+    ], "512m")
+    os.replace(partial, oracle)  # only a complete run counts as generated
+    return oracle
+
+
+def _verify_counts(**context) -> dict:
+    """ClickHouse against the oracle when this interval's clicks were generated; sanity checks otherwise."""
+    start_ms, end_ms = _interval_ms(context)
+    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms, end_ms)
+    oracle_file = _oracle_path(start_ms, end_ms)
+    if os.path.exists(oracle_file):
+        expected = click_checks.expected_counts(click_checks.load_oracle(oracle_file))
+        wrong = click_checks.differences(expected, rows)
+        if wrong:
+            raise AirflowFailException(f"{len(wrong)} of {len(expected)} counts differ from the oracle "
+                                       f"{oracle_file}:\n" + "\n".join(wrong[:20]))
+        checked = "equal to the oracle"
+    else:
+        window_ms = int(pendulum.parse(WINDOW_SIZE).total_seconds() * 1000)
+        problems = click_checks.sanity_problems(rows, window_ms, start_ms, end_ms)
+        if problems:
+            raise AirflowFailException("sanity checks failed:\n" + "\n".join(problems[:20]))
+        checked = "sane (no oracle for this interval)"
+    summary = {"rows": len(rows), "clicks": sum(r[3] for r in rows), "checked": checked}
+    print(f"ClickHouse {CLICKHOUSE_TABLE} for [{start_ms}, {end_ms}): {summary}")
+    return summary
+
+
+def _java_heap(context) -> None:
+    # The Beam hook runs plain `java -cp jar class`; JAVA_TOOL_OPTIONS is how that JVM gets a heap limit.
+    os.environ.setdefault("JAVA_TOOL_OPTIONS", f"-Xmx{JAVA_HEAP}")
+
+
+with DAG(
+    dag_id="streaming_pipeline",
+    description="Count clicks per product per minute with the Beam pipeline; Kafka + ClickHouse",
+    schedule=CronDataIntervalTimetable("* * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=15),
+    params={"generate": Param(GENERATE, type="boolean",
+                              description="generate the interval's clicks (and keep their oracle) before counting")},
+    tags=["clicks", "beam", "kafka", "clickhouse"],
+    doc_md=__doc__,
+) as dag:
+    ensure_schema = PythonOperator(
+        task_id="ensure_schema", python_callable=_ensure_schema, **SERVICE_TASK_ARGS)
+
+    generate_clicks = PythonOperator(
+        task_id="generate_clicks", python_callable=_generate_clicks, **SERVICE_TASK_ARGS)
+
+    aggregate_clicks = BeamRunJavaPipelineOperator(
+        task_id="aggregate_clicks",
+        jar=PIPELINE_JAR,
+        job_class=JOB_CLASS,
+        runner=RUNNER,
+        pipeline_options=PIPELINE_OPTIONS,
+        pre_execute=_java_heap,
+        trigger_rule="none_failed",  # runs when generation is skipped
+        execution_timeout=timedelta(minutes=10),
+        **SERVICE_TASK_ARGS,
+    )
+
+    verify_counts = PythonOperator(
+        task_id="verify_counts", python_callable=_verify_counts, trigger_rule="none_failed", **SERVICE_TASK_ARGS)
+
+    ensure_schema >> generate_clicks >> aggregate_clicks >> verify_counts
