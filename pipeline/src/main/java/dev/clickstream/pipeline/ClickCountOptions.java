@@ -65,6 +65,17 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setClickHouseTable(String value);
 
+  @Description("ClickHouse user (default: the URL's, else the server's default user)")
+  String getClickHouseUser();
+
+  void setClickHouseUser(String value);
+
+  @Description("Name of the environment variable that holds the ClickHouse password. The password itself is never an"
+      + " option, so it stays out of the options dump, the logs and the process list")
+  String getClickHousePasswordEnv();
+
+  void setClickHousePasswordEnv(String value);
+
   @Description("Event-time window size")
   @Default.String(WINDOW_SIZE)
   String getWindowSize();

@@ -133,7 +133,7 @@ public final class ClickCountPipeline {
    * differs from the DDL: a mismatched table would silently get zero rows.
    */
   static void prepareSinks(Settings s) {
-    ClickHouseHttp clickHouse = ClickHouseHttp.forJdbcUrl(s.clickHouseUrl());
+    ClickHouseHttp clickHouse = ClickHouseHttp.forSettings(s);
     try {
       if (s.createSchema()) {
         KafkaSetup.ensureTopics(s.bootstrapServers(), List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()));
@@ -177,7 +177,7 @@ public final class ClickCountPipeline {
     counts
         .apply("ToClickHouseRows", ParDo.of(new ToRow()))
         .setRowSchema(ClickHouseSchema.ROW_SCHEMA)
-        .apply("WriteToClickHouse", ClickHouseIO.<Row>write(s.clickHouseUrl(), s.table().table())
+        .apply("WriteToClickHouse", ClickHouseIO.<Row>write(s.clickHouseWriteUrl(), s.table().table())
             .withTableSchema(tableSchema)
             .withMaxRetries(10)
             .withInitialBackoff(Duration.standardSeconds(1))

@@ -7,10 +7,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.checkerframework.checker.nullness.qual.Nullable;
 
 /**
  * The few statements the pipeline runs outside ClickHouseIO (DDL at start, the live-schema check), over ClickHouse's
@@ -21,27 +23,37 @@ final class ClickHouseHttp {
   private static final Pattern JDBC = Pattern.compile("jdbc:(?:clickhouse|ch)://([^/?]+).*");
 
   private final URI endpoint;
+  private final @Nullable String authorization;
   private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
-  private ClickHouseHttp(URI endpoint) {
+  private ClickHouseHttp(URI endpoint, @Nullable String authorization) {
     this.endpoint = endpoint;
+    this.authorization = authorization;
   }
 
-  /** The HTTP endpoint of a {@code jdbc:clickhouse://host:port/...} URL. */
-  static ClickHouseHttp forJdbcUrl(String jdbcUrl) {
-    Matcher m = JDBC.matcher(jdbcUrl);
+  /** The HTTP endpoint of the settings' {@code jdbc:clickhouse://host:port/...} URL, with their credentials. */
+  static ClickHouseHttp forSettings(Settings s) {
+    Matcher m = JDBC.matcher(s.clickHouseUrl());
     if (!m.matches()) {
-      throw new IllegalArgumentException("cannot find host:port in the ClickHouse JDBC URL " + jdbcUrl);
+      throw new IllegalArgumentException("cannot find host:port in the ClickHouse JDBC URL " + s.clickHouseUrl());
     }
-    return new ClickHouseHttp(URI.create("http://" + m.group(1) + "/"));
+    String authorization = null;
+    if (s.clickHouseUser() != null) {
+      String credentials = s.clickHouseUser() + ":" + (s.clickHousePassword() == null ? "" : s.clickHousePassword());
+      authorization = "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
+    }
+    return new ClickHouseHttp(URI.create("http://" + m.group(1) + "/"), authorization);
   }
 
   String execute(String sql) throws IOException, InterruptedException {
-    HttpRequest request = HttpRequest.newBuilder(endpoint)
+    HttpRequest.Builder request = HttpRequest.newBuilder(endpoint)
         .timeout(Duration.ofSeconds(30))
-        .POST(HttpRequest.BodyPublishers.ofString(sql, StandardCharsets.UTF_8))
-        .build();
-    HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        .POST(HttpRequest.BodyPublishers.ofString(sql, StandardCharsets.UTF_8));
+    if (authorization != null) {
+      request.header("Authorization", authorization);
+    }
+    HttpResponse<String> response =
+        client.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     if (response.statusCode() != 200) {
       throw new IOException("ClickHouse at " + endpoint + " answered " + response.statusCode() + " to '"
           + sql.lines().findFirst().orElse("") + "...': " + response.body().strip());

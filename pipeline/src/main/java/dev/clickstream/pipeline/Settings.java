@@ -1,5 +1,6 @@
 package dev.clickstream.pipeline;
 
+import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
 import org.checkerframework.checker.nullness.qual.Nullable;
 import org.joda.time.Duration;
@@ -16,6 +17,8 @@ public record Settings(
     String deadLetterTopic,
     String consumerGroup,
     String clickHouseUrl,
+    @Nullable String clickHouseUser,
+    @Nullable String clickHousePassword,
     TableName table,
     Duration windowSize,
     Duration allowedLateness,
@@ -69,6 +72,8 @@ public record Settings(
         topic("deadLetterTopic", o.getDeadLetterTopic()),
         required("consumerGroup", o.getConsumerGroup()),
         clickHouseUrl(o.getClickHouseUrl()),
+        o.getClickHouseUser() == null || o.getClickHouseUser().isEmpty() ? null : o.getClickHouseUser(),
+        password(o.getClickHousePasswordEnv()),
         TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable())),
         windowSize,
         duration("allowedLateness", o.getAllowedLateness()),
@@ -157,6 +162,34 @@ public record Settings(
     return value + (value.contains("?") ? "&" : "?") + HTTP_CONNECTION_PROVIDER + "=HTTP_URL_CONNECTION";
   }
 
+  private static @Nullable String password(@Nullable String environmentVariable) {
+    if (environmentVariable == null || environmentVariable.isEmpty()) {
+      return null;
+    }
+    String password = System.getenv(environmentVariable);
+    if (password == null) {
+      throw new IllegalArgumentException("--clickHousePasswordEnv names the environment variable " + environmentVariable
+          + ", which is not set");
+    }
+    return password;
+  }
+
+  /**
+   * The JDBC URL ClickHouseIO connects with: {@link #clickHouseUrl} plus the credentials, if any. It carries the
+   * password: never log it.
+   */
+  public String clickHouseWriteUrl() {
+    StringBuilder url = new StringBuilder(clickHouseUrl);
+    if (clickHouseUser != null) {
+      url.append('&').append("user=").append(java.net.URLEncoder.encode(clickHouseUser, StandardCharsets.UTF_8));
+    }
+    if (clickHousePassword != null) {
+      url.append('&').append("password=")
+          .append(java.net.URLEncoder.encode(clickHousePassword, StandardCharsets.UTF_8));
+    }
+    return url.toString();
+  }
+
   private static String required(String option, @Nullable String value) {
     if (value == null || value.isBlank()) {
       throw new IllegalArgumentException("--" + option + " must not be empty");
@@ -168,7 +201,8 @@ public record Settings(
   public String toString() {
     return "Settings[bootstrapServers=" + bootstrapServers + ", inputTopic=" + inputTopic + ", outputTopic="
         + outputTopic + ", deadLetterTopic=" + deadLetterTopic + ", consumerGroup=" + consumerGroup
-        + ", clickHouseUrl=" + clickHouseUrl + ", table=" + table + ", windowSize=" + windowSize
+        + ", clickHouseUrl=" + clickHouseUrl + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
+        + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
         + (interval == null ? "continuous" : interval) + ", createSchema=" + createSchema + "]";
   }

@@ -70,4 +70,20 @@ class SettingsTest {
     assertThat(error("--deadLetterTopic=.."), containsString("--deadLetterTopic must be a Kafka topic name"));
     assertThat(error("--outputTopic=" + "x".repeat(250)), containsString("--outputTopic"));
   }
+
+  // The password comes from an environment variable named by an option (HOME stands in for it here): it reaches the
+  // JDBC URL ClickHouseIO connects with, and never the settings' printed form or the options.
+  @Test
+  void theClickHousePasswordIsReadFromTheEnvironmentAndNeverPrinted() {
+    String secret = System.getenv("HOME");
+    Settings s = settings("--clickHouseUser=clicks", "--clickHousePasswordEnv=HOME");
+    assertThat(s.clickHousePassword(), equalTo(secret));
+    assertThat(s.clickHouseWriteUrl(), containsString("&user=clicks&password="
+        + java.net.URLEncoder.encode(secret, java.nio.charset.StandardCharsets.UTF_8)));
+    assertThat(s.toString(), org.hamcrest.Matchers.not(containsString(secret)));
+    assertThat(s.toString(), containsString("clickHousePassword=(from the environment)"));
+    assertThat(s.clickHouseUrl(), org.hamcrest.Matchers.not(containsString("password")));
+    assertThat(error("--clickHousePasswordEnv=CLICK_NO_SUCH_VARIABLE"),
+        containsString("CLICK_NO_SUCH_VARIABLE, which is not set"));
+  }
 }
