@@ -6,6 +6,7 @@ Used by the streaming_pipeline DAG's verify task and, as a command, by scripts/d
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import sys
@@ -24,7 +25,8 @@ def expected_counts(oracle: dict) -> dict[tuple[int, int], int]:
     return {(c["product_id"], c["window_start"]): c["count"] for c in oracle["counts"]}
 
 
-def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int) -> list[tuple[int, int, int, int]]:
+def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int, user: str | None = None,
+               password: str | None = None) -> list[tuple[int, int, int, int]]:
     """(product_id, window start, window end, count) of the FINAL view for windows starting in [start, end)."""
     if not _TABLE.fullmatch(table):
         raise ValueError(f"table must be database.table, plain identifiers, not {table!r}")
@@ -32,6 +34,9 @@ def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int) -> list[
            f"WHERE timestamp >= {int(start_ms)} AND timestamp < {int(end_ms)} "
            f"ORDER BY timestamp, product_id FORMAT TabSeparated")
     request = urllib.request.Request(clickhouse, data=sql.encode())
+    if user:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=30) as response:
         lines = response.read().decode().splitlines()
     return [tuple(int(v) for v in line.split("\t")) for line in lines if line]

@@ -51,6 +51,10 @@ CLICKHOUSE_JDBC_URL = os.environ.get(
     "?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics")
 CLICKHOUSE_HTTP = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
 CLICKHOUSE_TABLE = os.environ.get("CLICK_CLICKHOUSE_TABLE", "analytics.product_clicks")
+# A ClickHouse user with a password (Compose): the password is read at run time from the environment variable
+# CLICKHOUSE_PASSWORD by the pipeline and the checks, and never becomes an option or a log line.
+CLICKHOUSE_USER = os.environ.get("CLICK_CLICKHOUSE_USER", "")
+PASSWORD_VARIABLE = "CLICKHOUSE_PASSWORD"
 WINDOW_SIZE = os.environ.get("CLICK_WINDOW_SIZE", "PT60S")  # the schedule's minute must be whole windows
 ALLOWED_LATENESS = os.environ.get("CLICK_ALLOWED_LATENESS", "PT60S")
 
@@ -68,6 +72,7 @@ SINK_OPTIONS = {
     "deadLetterTopic": DEAD_LETTER_TOPIC,
     "clickHouseUrl": CLICKHOUSE_JDBC_URL,
     "clickHouseTable": CLICKHOUSE_TABLE,
+    **({"clickHouseUser": CLICKHOUSE_USER, "clickHousePasswordEnv": PASSWORD_VARIABLE} if CLICKHOUSE_USER else {}),
 }
 PIPELINE_OPTIONS = {
     **SINK_OPTIONS,
@@ -129,7 +134,8 @@ def _generate_clicks(**context) -> str:
 def _verify_counts(**context) -> dict:
     """ClickHouse against the oracle when this interval's clicks were generated; sanity checks otherwise."""
     start_ms, end_ms = _interval_ms(context)
-    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms, end_ms)
+    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms, end_ms,
+                                   user=CLICKHOUSE_USER or None, password=os.environ.get(PASSWORD_VARIABLE))
     oracle_file = _oracle_path(start_ms, end_ms)
     if os.path.exists(oracle_file):
         expected = click_checks.expected_counts(click_checks.load_oracle(oracle_file))

@@ -108,8 +108,14 @@ def test_runner_and_flink_master_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("CLICK_RUNNER", "FlinkRunner")
     monkeypatch.setenv("CLICK_FLINK_MASTER", "jobmanager:8081")
     monkeypatch.setenv("CLICK_PIPELINE_JAR", "/opt/click/click-pipeline.jar")
+    monkeypatch.setenv("CLICK_CLICKHOUSE_USER", "clicks")
+    monkeypatch.setenv("CLICKHOUSE_PASSWORD", "s3cret-not-for-logs")
     module = load_module("streaming_pipeline_flink")
     task = module.dag.get_task("aggregate_clicks")
     assert task.runner == "FlinkRunner"
     assert task.jar == "/opt/click/click-pipeline.jar"
     assert task.pipeline_options["flinkMaster"] == "jobmanager:8081"
+    # The pipeline is told where the password is, never what it is.
+    assert task.pipeline_options["clickHouseUser"] == "clicks"
+    assert task.pipeline_options["clickHousePasswordEnv"] == "CLICKHOUSE_PASSWORD"
+    assert "s3cret-not-for-logs" not in repr(task.pipeline_options)
