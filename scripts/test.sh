@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the Java unit tests (generator, parser, settings, schema, TestStream timing), the Java integration
 # tests on the real local Kafka and ClickHouse (bounded and continuous end-to-end runs checked against the oracle),
-# then the Airflow DAG's tests (structure, rendered options, and `airflow dags test` end to end on the same stack).
+# then the Airflow DAG's tests (structure, rendered options, and `airflow dags test` end to end on the same stack)
+# and the checks of docker-compose.yml and the Dockerfile (no Docker engine needed).
 # Starts the local stack if it is not running, and stops it again at the end if it started it. Creates the Airflow
 # virtualenv (.venv-airflow) if it is missing.
 set -euo pipefail
@@ -28,5 +29,5 @@ venv="$("$repo/scripts/airflow-venv.sh")"
 venv_done=$SECONDS
 echo "test command: Airflow virtualenv ready in $((venv_done - maven_done)) s"
 CLICK_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" CLICK_CLICKHOUSE_HTTP="$CLICKHOUSE_HTTP/" CLICK_CLICKHOUSE_JDBC_URL="$CLICKHOUSE_JDBC_URL" \
-  "$venv/bin/python" -m pytest -v -s -p no:cacheprovider airflow/tests
-echo "test command: Airflow tests passed in $((SECONDS - venv_done)) s; all tests in $((SECONDS - start)) s"
+  "$venv/bin/python" -m pytest -v -s -p no:cacheprovider airflow/tests runners/tests
+echo "test command: Airflow and Compose tests passed in $((SECONDS - venv_done)) s; all tests in $((SECONDS - start)) s"

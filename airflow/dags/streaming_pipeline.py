@@ -39,6 +39,9 @@ JOB_CLASS = "dev.clickstream.pipeline.ClickCountPipeline"
 PREPARE_CLASS = "dev.clickstream.pipeline.PrepareSinks"
 RUNNER = os.environ.get("CLICK_RUNNER", "DirectRunner")
 FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "")  # host:port of the Flink JobManager, for FlinkRunner
+FLINK_CHECKPOINT_INTERVAL_MS = os.environ.get("CLICK_FLINK_CHECKPOINT_INTERVAL_MS", "10000")
+FLINK_PARALLELISM = os.environ.get("CLICK_FLINK_PARALLELISM", "2")
+KAFKA_EXACTLY_ONCE = os.environ.get("CLICK_KAFKA_EXACTLY_ONCE", "false")
 JAVA_HEAP = os.environ.get("CLICK_JAVA_HEAP", "1g")
 
 KAFKA_BOOTSTRAP = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -81,7 +84,9 @@ PIPELINE_OPTIONS = {
     "from": INTERVAL_FROM,
     "to": INTERVAL_TO,
     "createSchema": "false",  # ensure_schema did it; the pipeline still checks the live table
-    **({"flinkMaster": FLINK_MASTER} if FLINK_MASTER else {}),
+    "kafkaExactlyOnce": KAFKA_EXACTLY_ONCE,
+    **({"flinkMaster": FLINK_MASTER, "checkpointingInterval": FLINK_CHECKPOINT_INTERVAL_MS,
+        "parallelism": FLINK_PARALLELISM} if RUNNER == "FlinkRunner" and FLINK_MASTER else {}),
 }
 
 SERVICE_TASK_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
@@ -104,7 +109,8 @@ def _oracle_path(start_ms: int, end_ms: int) -> str:
 
 
 def _ensure_schema() -> None:
-    _java(["-cp", PIPELINE_JAR, PREPARE_CLASS], [f"--{k}={v}" for k, v in SINK_OPTIONS.items()], "256m")
+    options = {**SINK_OPTIONS, "runner": RUNNER}  # a Flink-built jar has no DirectRunner to default to
+    _java(["-cp", PIPELINE_JAR, PREPARE_CLASS], [f"--{k}={v}" for k, v in options.items()], "256m")
 
 
 def _generate_clicks(**context) -> str:

@@ -88,7 +88,8 @@ def test_the_beam_task_runs_the_bundled_jar_over_its_own_interval(dag):
     assert options["inputTopic"] == "clicks"
     assert options["clickHouseTable"] == "analytics.product_clicks"
     assert options["createSchema"] == "false"
-    assert "flinkMaster" not in options
+    assert options["kafkaExactlyOnce"] == "false"
+    assert "flinkMaster" not in options and "checkpointingInterval" not in options
 
 
 def test_consecutive_runs_leave_no_gap_and_no_overlap(dag):
@@ -115,6 +116,8 @@ def test_runner_and_flink_master_come_from_the_environment(monkeypatch):
     assert task.runner == "FlinkRunner"
     assert task.jar == "/opt/click/click-pipeline.jar"
     assert task.pipeline_options["flinkMaster"] == "jobmanager:8081"
+    assert task.pipeline_options["checkpointingInterval"] == "10000"
+    assert task.pipeline_options["parallelism"] == "2"
     # The pipeline is told where the password is, never what it is.
     assert task.pipeline_options["clickHouseUser"] == "clicks"
     assert task.pipeline_options["clickHousePasswordEnv"] == "CLICKHOUSE_PASSWORD"

@@ -104,6 +104,14 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setTo(String value);
 
+  @Description("Write both Kafka topics exactly once, in Kafka transactions committed with the runner's checkpoints"
+      + " (KafkaIO withEOS). Needs a runner with checkpoints (Flink) and read_committed consumers; output appears at"
+      + " checkpoint pace instead of at once")
+  @Default.Boolean(false)
+  Boolean getKafkaExactlyOnce();
+
+  void setKafkaExactlyOnce(Boolean value);
+
   @Description("Create the Kafka topics and the ClickHouse database and table if they are missing")
   @Default.Boolean(true)
   Boolean getCreateSchema();

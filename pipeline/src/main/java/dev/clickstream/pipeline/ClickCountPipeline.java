@@ -172,7 +172,7 @@ public final class ClickCountPipeline {
     counts
         .apply("ToAggregateRecords", ParDo.of(new ToAggregateRecord(s.outputTopic())))
         .setCoder(RECORD_CODER)
-        .apply("WriteToKafka", kafkaWrite(s));
+        .apply("WriteToKafka", kafkaWrite(s, s.outputTopic(), "aggregates"));
 
     counts
         .apply("ToClickHouseRows", ParDo.of(new ToRow()))
@@ -186,7 +186,7 @@ public final class ClickCountPipeline {
     parsed.get(ParseClicks.DEAD_LETTERS)
         .apply("ToDeadLetterRecords", ParDo.of(new ToDeadLetterRecord(s.deadLetterTopic())))
         .setCoder(RECORD_CODER)
-        .apply("WriteDeadLetters", kafkaWrite(s));
+        .apply("WriteDeadLetters", kafkaWrite(s, s.deadLetterTopic(), "dead-letters"));
   }
 
   /**
@@ -203,15 +203,21 @@ public final class ClickCountPipeline {
   private static final ProducerRecordCoder<byte[], byte[]> RECORD_CODER =
       ProducerRecordCoder.of(NullableCoder.of(ByteArrayCoder.of()), NullableCoder.of(ByteArrayCoder.of()));
 
-  private static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(Settings s) {
-    return KafkaIO.<byte[], byte[]>writeRecords()
+  /**
+   * An idempotent, acks=all producer; with {@code --kafkaExactlyOnce}, KafkaIO's exactly-once sink: one transactional
+   * producer (shard) per sink, committing with the runner's checkpoints under the group {@code <consumerGroup>-<sink>}.
+   */
+  static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(Settings s, String topic, String sink) {
+    KafkaIO.WriteRecords<byte[], byte[]> write = KafkaIO.<byte[], byte[]>writeRecords()
         .withBootstrapServers(s.bootstrapServers())
+        .withTopic(topic)
         .withKeySerializer(ByteArraySerializer.class)
         .withValueSerializer(ByteArraySerializer.class)
         .withProducerConfigUpdates(Map.of(
             ProducerConfig.ACKS_CONFIG, "all",
             ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
             ProducerConfig.LINGER_MS_CONFIG, 5));
+    return s.kafkaExactlyOnce() ? write.withEOS(1, s.consumerGroup() + "-" + sink) : write;
   }
 
   /** Where the clicks come from: the topic's live tail, or a bounded run's fixed offset ranges. */

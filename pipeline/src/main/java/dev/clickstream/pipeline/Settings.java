@@ -24,6 +24,7 @@ public record Settings(
     Duration allowedLateness,
     Duration maxOutOfOrderness,
     @Nullable Interval interval,
+    boolean kafkaExactlyOnce,
     boolean createSchema) {
 
   /** A bounded run's event-time interval [from, to), in epoch milliseconds. */
@@ -79,6 +80,7 @@ public record Settings(
         duration("allowedLateness", o.getAllowedLateness()),
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
         interval,
+        Boolean.TRUE.equals(o.getKafkaExactlyOnce()),
         o.getCreateSchema() == null || o.getCreateSchema());
   }
 
@@ -204,6 +206,7 @@ public record Settings(
         + ", clickHouseUrl=" + clickHouseUrl + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
-        + (interval == null ? "continuous" : interval) + ", createSchema=" + createSchema + "]";
+        + (interval == null ? "continuous" : interval) + ", kafkaExactlyOnce=" + kafkaExactlyOnce
+        + ", createSchema=" + createSchema + "]";
   }
 }

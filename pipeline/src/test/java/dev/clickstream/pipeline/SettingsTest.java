@@ -86,4 +86,15 @@ class SettingsTest {
     assertThat(error("--clickHousePasswordEnv=CLICK_NO_SUCH_VARIABLE"),
         containsString("CLICK_NO_SUCH_VARIABLE, which is not set"));
   }
+
+  @Test
+  void theKafkaSinksAreExactlyOnceOnlyWhenAsked() {
+    Settings plain = settings();
+    Settings exactlyOnce = settings("--kafkaExactlyOnce=true", "--consumerGroup=g");
+    assertThat(ClickCountPipeline.kafkaWrite(plain, "t", "aggregates").isEOS(), equalTo(false));
+    var eos = ClickCountPipeline.kafkaWrite(exactlyOnce, "t", "aggregates");
+    assertThat(eos.isEOS(), equalTo(true));
+    assertThat(eos.getSinkGroupId(), equalTo("g-aggregates"));
+    assertThat(eos.getTopic(), equalTo("t"));
+  }
 }

