@@ -7,6 +7,10 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import java.io.IOException;
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import org.checkerframework.checker.nullness.qual.Nullable;
 
 /**
@@ -80,13 +84,21 @@ public final class ClickParser {
     if (value.length > MAX_CLICK_BYTES) {
       return Result.reject(Reason.NOT_JSON, "record of " + value.length + " bytes, more than " + MAX_CLICK_BYTES);
     }
+    String encodingProblem = utf8Problem(value);
+    if (encodingProblem != null) {
+      return Result.reject(Reason.NOT_JSON, encodingProblem);
+    }
     long productId = -1;
     long userId = -1;
     long timestamp = Long.MIN_VALUE;
     boolean sawProduct = false;
     boolean sawTimestamp = false;
     try (JsonParser p = JSON.createParser(value)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
+      JsonToken first = p.nextToken();
+      if (first == null) {
+        return Result.reject(Reason.NOT_JSON, "no JSON value, only whitespace");
+      }
+      if (first != JsonToken.START_OBJECT) {
         return Result.reject(Reason.NOT_AN_OBJECT, "the record is not a JSON object");
       }
       JsonToken t;
@@ -164,6 +176,34 @@ public final class ClickParser {
           + MAX_FUTURE_SKEW_MILLIS / 1000 + " s after the record's Kafka timestamp " + kafkaTimestampMillis);
     }
     return Result.ok(new Click(productId, userId, timestamp));
+  }
+
+  /**
+   * Why the bytes are not UTF-8 JSON text, or null. Jackson would read UTF-16/32 (it detects them) and skips the
+   * strings of unknown fields without decoding them, so the encoding is checked here: no NUL byte (UTF-16/32 text
+   * has them; JSON text never does), and valid UTF-8 wherever a byte is not ASCII. ASCII, the usual click, costs
+   * one pass.
+   */
+  static @Nullable String utf8Problem(byte[] value) {
+    boolean ascii = true;
+    for (byte b : value) {
+      if (b == 0) {
+        return "a NUL byte: not UTF-8 JSON text (UTF-16 or UTF-32?)";
+      }
+      ascii &= b > 0;
+    }
+    if (ascii) {
+      return null;
+    }
+    try {
+      StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(value));
+      return null;
+    } catch (CharacterCodingException e) {
+      return "invalid UTF-8: " + e.getMessage();
+    }
   }
 
   /** The value as a UInt32, or -1 if it is negative or too large. */
