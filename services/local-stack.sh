@@ -4,9 +4,9 @@
 #   - a real ClickHouse server (Debian's clickhouse-server, installed if missing).
 # Both listen on 127.0.0.1 only. All their data lives in one folder ($STACK_DIR) that can be deleted.
 #
-# Usage: services/local-stack.sh start|stop|status|env|kafka-tool CLASS [ARGS...]
-#   start       starts what is not running (starting twice is harmless) and waits until both answer
-#   stop        stops both (SIGTERM, then SIGKILL after 20 s)
+# Usage: services/local-stack.sh start|stop [kafka|clickhouse] | status | env | kafka-tool CLASS [ARGS...]
+#   start       starts what is not running (starting twice is harmless) and waits until it answers
+#   stop        stops them (SIGTERM, then SIGKILL after 20 s); the fault tests stop and start one at a time
 #   status      says what runs, exit 0 only if both answer
 #   env         prints the settings the demo and the tests read (KAFKA_BOOTSTRAP, CLICKHOUSE_HTTP, ...)
 #   kafka-tool  runs one of Kafka's command-line tools from the broker's jars, e.g.
@@ -160,12 +160,20 @@ EOF
 
 case "${1:-}" in
   start)
-    start_kafka
-    start_clickhouse
+    case "${2:-all}" in
+      all) start_kafka; start_clickhouse ;;
+      kafka) start_kafka ;;
+      clickhouse) start_clickhouse ;;
+      *) die "start takes kafka or clickhouse, not ${2}" ;;
+    esac
     ;;
   stop)
-    stop_one Kafka "$kafka_dir/kafka.pid"
-    stop_one ClickHouse "$ch_dir/clickhouse.pid"
+    case "${2:-all}" in
+      all) stop_one Kafka "$kafka_dir/kafka.pid"; stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
+      kafka) stop_one Kafka "$kafka_dir/kafka.pid" ;;
+      clickhouse) stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
+      *) die "stop takes kafka or clickhouse, not ${2}" ;;
+    esac
     ;;
   status)
     ok=0

@@ -42,6 +42,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.joda.time.Duration;
+import org.checkerframework.checker.nullness.qual.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,43 +64,124 @@ public final class ClickCountPipeline {
   private ClickCountPipeline() {}
 
   public static void main(String[] args) {
-    long start = System.nanoTime();
     ClickCountOptions options;
-    PipelineResult result;
+    Settings settings;
     try {
       options = parseOptions(args);
-      result = run(options);
-    } catch (IllegalArgumentException | IllegalStateException e) {
+      settings = Settings.from(options);
+    } catch (IllegalArgumentException e) {
       System.err.println("click-count-pipeline: " + e.getMessage());
       System.exit(2);
       return;
     }
-    // SIGTERM (Ctrl-C, Airflow killing the task): cancel the pipeline, let main print its summary, then exit.
-    CountDownLatch summarized = new CountDownLatch(1);
-    Thread stopper = new Thread(() -> {
-      LOG.info("stopping: cancelling the pipeline");
-      try {
-        result.cancel();
-        summarized.await(30, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        LOG.warn("could not stop cleanly: {}", e.toString());
-      }
-    }, "click-count-shutdown");
+    Supervisor supervisor = new Supervisor(options, settings);
+    Thread stopper = new Thread(supervisor::stop, "click-count-shutdown");
     Runtime.getRuntime().addShutdownHook(stopper);
-    PipelineResult.State state;
-    try {
-      state = result.waitUntilFinish();
-      System.out.println(summary(result, Settings.from(options), (System.nanoTime() - start) / 1e9));
-    } finally {
-      summarized.countDown(); // a failed run must not make the shutdown hook wait
-    }
+    int status = supervisor.runUntilDoneOrStopped();
     try {
       Runtime.getRuntime().removeShutdownHook(stopper);
     } catch (IllegalStateException shuttingDown) {
-      LOG.info("stopped ({})", state);
       return; // the JVM is already exiting on a signal
     }
-    System.exit(state == PipelineResult.State.DONE ? 0 : 1);
+    System.exit(status);
+  }
+
+  /**
+   * Runs the pipeline from {@code main}. A bounded run is run once: exit 0 when it is done, 1 when it failed (the
+   * orchestrator retries it), 2 when it refused to start. A continuous run that fails (ClickHouse or Kafka gone, a
+   * write that gave up) is started again after a backoff of 1 s doubling to 30 s, and the restart rewinds the consumer
+   * group to rebuild the windows the failed run had open ({@link #rewindForRestart}); only a refusal to start (bad
+   * options, a table that does not fit) ends it. SIGTERM cancels the run in progress and ends it cleanly.
+   */
+  static final class Supervisor {
+    private static final long MAX_BACKOFF_MILLIS = 30_000;
+    private final ClickCountOptions options;
+    private final Settings settings;
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private volatile boolean stopping;
+    private volatile PipelineResult current;
+
+    Supervisor(ClickCountOptions options, Settings settings) {
+      this.options = options;
+      this.settings = settings;
+    }
+
+    int runUntilDoneOrStopped() {
+      try {
+        long backoff = 1000;
+        while (!stopping) {
+          long start = System.nanoTime();
+          try {
+            PipelineResult result = run(options);
+            current = result;
+            if (stopping) {
+              cancelQuietly(result);
+            }
+            PipelineResult.State state = result.waitUntilFinish();
+            System.out.println(summary(result, settings, (System.nanoTime() - start) / 1e9));
+            if (settings.bounded() || stopping) {
+              LOG.info("stopped ({})", state);
+              return state == PipelineResult.State.DONE || stopping ? 0 : 1;
+            }
+            LOG.warn("the continuous run ended by itself ({})", state);
+          } catch (StartupRefusedException | IllegalArgumentException e) {
+            System.err.println("click-count-pipeline: " + e.getMessage());
+            return 2;
+          } catch (RuntimeException e) {
+            if (stopping) {
+              return 0;
+            }
+            LOG.error("the pipeline failed: {}", rootMessage(e));
+            if (settings.bounded()) {
+              return 1;
+            }
+          }
+          if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(1)) {
+            backoff = 1000; // it ran for a while: a new failure starts a new series
+          }
+          LOG.warn("restarting in {} s; the restart re-reads what the failed run had not finished", backoff / 1000.0);
+          Thread.sleep(backoff);
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
+        }
+        return 0;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return 0;
+      } finally {
+        finished.countDown();
+      }
+    }
+
+    /** SIGTERM: cancel the run in progress and wait (up to 30 s) for the summary. */
+    void stop() {
+      stopping = true;
+      LOG.info("stopping: cancelling the pipeline");
+      try {
+        PipelineResult result = current;
+        if (result != null) {
+          cancelQuietly(result);
+        }
+        finished.await(30, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        LOG.warn("could not stop cleanly: {}", e.toString());
+      }
+    }
+
+    private static void cancelQuietly(PipelineResult result) {
+      try {
+        result.cancel();
+      } catch (java.io.IOException | RuntimeException e) {
+        LOG.warn("could not cancel the pipeline: {}", e.toString());
+      }
+    }
+
+    private static String rootMessage(Throwable e) {
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      return e.getMessage() + (root != e ? " (" + root + ")" : "");
+    }
   }
 
   /**
@@ -118,14 +200,37 @@ public final class ClickCountPipeline {
     return options;
   }
 
+  /**
+   * How long after a window's deadline (end + allowed lateness + watermark delay) its last pane may still be on its
+   * way to the sinks when a run dies: a resumed run counts such windows again.
+   */
+  static final Duration RESTART_MARGIN = Duration.standardSeconds(30);
+
   /** Checks the settings, prepares Kafka and ClickHouse, builds the pipeline and starts it. */
   public static PipelineResult run(ClickCountOptions options) {
     Settings settings = Settings.from(options);
     LOG.info("starting with {}", settings);
     prepareSinks(settings);
+    Long resumeFrom = settings.bounded() ? null : rewindForRestart(settings);
     Pipeline pipeline = Pipeline.create(options);
-    build(pipeline, settings);
+    build(pipeline, settings, resumeFrom);
     return pipeline.run();
+  }
+
+  /** A continuous run resuming a consumer group re-reads what it needs to rebuild the windows that were open. */
+  static Long rewindForRestart(Settings s) {
+    long horizon = s.windowSize().plus(s.allowedLateness()).plus(s.maxOutOfOrderness()).plus(RESTART_MARGIN)
+        .getMillis();
+    try {
+      return KafkaSetup.rewindForRestart(s.bootstrapServers(), s.inputTopic(), s.consumerGroup(),
+          s.windowSize().getMillis(), horizon);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading the consumer group's offsets", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("cannot read or rewind the offsets of group " + s.consumerGroup() + ": "
+          + e.getMessage(), e);
+    }
   }
 
   /**
@@ -143,7 +248,7 @@ public final class ClickCountPipeline {
       }
       Map<String, String> live = clickHouse.columns(s.table());
       if (live.isEmpty()) {
-        throw new IllegalStateException("ClickHouse table " + s.table() + " does not exist; create it from "
+        throw new StartupRefusedException("ClickHouse table " + s.table() + " does not exist; create it from "
             + ClickHouseSchema.DDL_RESOURCE + " or run with --createSchema=true");
       }
       ClickHouseSchema.checkLiveColumns(s.table(), live);
@@ -155,15 +260,19 @@ public final class ClickCountPipeline {
     }
   }
 
-  /** The whole graph; tests build it on their own pipeline. */
-  public static void build(Pipeline pipeline, Settings s) {
+  /**
+   * The whole graph. {@code resumeFromMillis}: in a resumed continuous run, the first window start to count; the
+   * windows before it were complete before the previous run stopped.
+   */
+  public static void build(Pipeline pipeline, Settings s, @Nullable Long resumeFromMillis) {
+    Settings.Interval counted = s.bounded() ? s.interval()
+        : resumeFromMillis == null ? null : new Settings.Interval(resumeFromMillis, Long.MAX_VALUE);
     TableSchema tableSchema = ClickHouseSchema.tableSchema();
     ClickHouseSchema.checkRowSchema(ClickHouseSchema.ROW_SCHEMA, tableSchema);
 
     PCollectionTuple parsed = pipeline
         .apply("ReadClicks", new ReadClicks(s))
-        .apply("ParseClicks", new ParseClicks(s.windowSize().getMillis(), s.allowedLateness().getMillis(),
-            s.interval()));
+        .apply("ParseClicks", new ParseClicks(s.windowSize().getMillis(), s.allowedLateness().getMillis(), counted));
 
     PCollection<WindowCount> counts = parsed.get(ParseClicks.CLICKS)
         .apply("WindowClicks", windowing(s.windowSize(), s.allowedLateness()))

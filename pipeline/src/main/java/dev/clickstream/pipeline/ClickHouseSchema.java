@@ -122,7 +122,7 @@ public final class ClickHouseSchema {
       }
     }
     if (!problems.isEmpty()) {
-      throw new IllegalStateException("the rows do not fit the ClickHouse table: " + String.join("; ", problems));
+      throw new StartupRefusedException("the rows do not fit the ClickHouse table: " + String.join("; ", problems));
     }
   }
 
@@ -145,7 +145,7 @@ public final class ClickHouseSchema {
     live.keySet().stream().filter(name -> !declared.containsKey(name))
         .forEach(name -> problems.add("column " + name + " is not one the pipeline knows"));
     if (!problems.isEmpty()) {
-      throw new IllegalStateException("ClickHouse table " + table + " does not match " + DDL_RESOURCE + ": "
+      throw new StartupRefusedException("ClickHouse table " + table + " does not match " + DDL_RESOURCE + ": "
           + String.join("; ", problems) + ". Fix or drop the table (the pipeline creates it) before starting.");
     }
   }

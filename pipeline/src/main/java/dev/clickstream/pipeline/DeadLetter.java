@@ -20,8 +20,8 @@ import org.checkerframework.checker.nullness.qual.Nullable;
 /**
  * A rejected record: its original key and value bytes, untouched, and why and where from. In the dead-letter
  * topic the value is the original bytes and the rest travels in headers ({@code dlq.reason}, {@code dlq.detail},
- * {@code dlq.source.topic}, {@code dlq.source.partition}, {@code dlq.source.offset}), so a fixed record can be
- * replayed as it is.
+ * {@code dlq.source.topic}, {@code dlq.source.partition}, {@code dlq.source.offset}, {@code dlq.source.timestamp}), so a
+ * fixed record can be replayed as it is.
  */
 @DefaultCoder(DeadLetter.DeadLetterCoder.class)
 public record DeadLetter(byte @Nullable [] key, byte @Nullable [] value, String reason, String detail, String topic,
@@ -37,7 +37,9 @@ public record DeadLetter(byte @Nullable [] key, byte @Nullable [] value, String 
     headers.add("dlq.source.topic", topic.getBytes(StandardCharsets.UTF_8));
     headers.add("dlq.source.partition", Integer.toString(partition).getBytes(StandardCharsets.UTF_8));
     headers.add("dlq.source.offset", Long.toString(offset).getBytes(StandardCharsets.UTF_8));
-    return new ProducerRecord<>(deadLetterTopic, null, kafkaTimestampMillis, key, value, headers);
+    headers.add("dlq.source.timestamp", Long.toString(kafkaTimestampMillis).getBytes(StandardCharsets.UTF_8));
+    // Stamped when dead-lettered: the original timestamp may be one the dead-letter topic refuses (too far ahead).
+    return new ProducerRecord<>(deadLetterTopic, null, null, key, value, headers);
   }
 
   @Override

@@ -13,15 +13,23 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.checkerframework.checker.nullness.qual.Nullable;
+import org.joda.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** What the pipeline asks of Kafka before it starts: topics, and a bounded run's offset ranges. */
 final class KafkaSetup {
+  private static final Logger LOG = LoggerFactory.getLogger(KafkaSetup.class);
+
   private KafkaSetup() {}
 
   /** Creates the missing topics with the broker's default partitions and replication; existing ones are kept. */
@@ -55,12 +63,7 @@ final class KafkaSetup {
    */
   static List<KafkaSourceDescriptor> offsetRanges(String bootstrapServers, String topic, long fromMillis,
       long toMillis) {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(bootstrapServers))) {
       List<PartitionInfo> infos = consumer.partitionsFor(topic);
       if (infos == null || infos.isEmpty()) {
         throw new IllegalStateException("topic " + topic + " does not exist on " + bootstrapServers);
@@ -81,6 +84,79 @@ final class KafkaSetup {
       }
       return ranges;
     }
+  }
+
+  /**
+   * Before a continuous run resumes a consumer group: the DirectRunner keeps window state in memory only, so the
+   * windows that were open when the last run stopped (or was killed) are gone, although their clicks' offsets may be
+   * committed. This finds the last committed record's Kafka timestamp T (the earliest over the partitions), takes the
+   * first window boundary R at or after T minus {@code horizonMillis} (a window's length, its lateness, the watermark's
+   * delay and a margin for the last writes), and moves the group's committed offsets back to the first record that
+   * can belong to a window starting at R or later. Every window from R on is then counted again from all of its
+   * clicks; windows before R were complete and written before T.
+   *
+   * @return R, the first window start the resumed run counts, or null for a group with no committed offsets
+   */
+  static @Nullable Long rewindForRestart(String bootstrapServers, String topic, String group, long windowSizeMillis,
+      long horizonMillis) throws InterruptedException, ExecutionException {
+    Properties adminProperties = new Properties();
+    adminProperties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    adminProperties.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+    try (Admin admin = Admin.create(adminProperties);
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(bootstrapServers))) {
+      Map<TopicPartition, OffsetAndMetadata> committed = new HashMap<>();
+      admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, offset) -> {
+        if (tp.topic().equals(topic) && offset != null && offset.offset() > 0) {
+          committed.put(tp, offset);
+        }
+      });
+      if (committed.isEmpty()) {
+        return null;
+      }
+      long lastCommitted = Long.MAX_VALUE;
+      for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
+        lastCommitted = Math.min(lastCommitted, timestampAt(consumer, e.getKey(), e.getValue().offset() - 1));
+      }
+      long resumeFrom = Math.floorDiv(lastCommitted - horizonMillis + windowSizeMillis - 1, windowSizeMillis)
+          * windowSizeMillis;
+      Map<TopicPartition, Long> query = new HashMap<>();
+      committed.keySet().forEach(tp -> query.put(tp, resumeFrom - ClickParser.MAX_FUTURE_SKEW_MILLIS));
+      Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+      Map<TopicPartition, OffsetAndMetadata> rewound = new HashMap<>();
+      for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
+        OffsetAndTimestamp first = found.get(e.getKey());
+        long offset = first == null ? e.getValue().offset() : Math.min(first.offset(), e.getValue().offset());
+        rewound.put(e.getKey(), new OffsetAndMetadata(offset));
+      }
+      admin.alterConsumerGroupOffsets(group, rewound).all().get();
+      LOG.info("resuming group {}: last committed click arrived at {}; counting again every window from {} on, from"
+          + " offsets {} (were {})", group, new Instant(lastCommitted), new Instant(resumeFrom), rewound, committed);
+      return resumeFrom;
+    }
+  }
+
+  /** The Kafka timestamp of the record at {@code offset}. */
+  private static long timestampAt(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long offset) {
+    consumer.assign(List.of(tp));
+    consumer.seek(tp, offset);
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      for (ConsumerRecord<byte[], byte[]> r : consumer.poll(java.time.Duration.ofMillis(500)).records(tp)) {
+        return r.timestamp(); // the first record at or after the offset (compaction may have removed that one)
+      }
+    }
+    throw new IllegalStateException("cannot read " + tp + " at offset " + offset + " to find where to resume");
+  }
+
+  private static Properties consumerProperties(String bootstrapServers) {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+    return p;
   }
 
   private static Map<TopicPartition, Long> at(List<TopicPartition> partitions, long millis) {

@@ -19,9 +19,10 @@ import org.joda.time.Instant;
  *
  * <p>Lateness is decided here, by arrival: a click counts only if its Kafka timestamp is no later than its window's
  * end plus the allowed lateness; otherwise it is dead-lettered as {@code too_late}. That makes a bounded run
- * independent of bundle boundaries and watermarks. In a bounded run over [from, to) only clicks with event time in
- * the interval are counted, and a rejected record is dead-lettered by the run whose interval holds its Kafka
- * timestamp, so consecutive runs count every click once and dead-letter every rejection once.
+ * independent of bundle boundaries and watermarks. Given an interval (a bounded run's [from, to), or a resumed
+ * continuous run's [first window to rebuild, +inf)), only clicks with event time in the interval are counted, and a
+ * rejected record is dead-lettered by the run whose interval holds its Kafka timestamp, so consecutive runs count
+ * every click once and dead-letter every rejection once.
  */
 public final class ParseClicks extends PTransform<PCollection<KafkaRecord<byte[], byte[]>>, PCollectionTuple> {
 

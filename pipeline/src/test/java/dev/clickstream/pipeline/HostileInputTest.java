@@ -31,14 +31,14 @@ import org.junit.Test;
  */
 public class HostileInputTest {
   /** The Kafka timestamp every record gets: the corpus's event times lie half a second before it. */
-  static final long ARRIVAL = 1_795_687_200_000L;
+  public static final long ARRIVAL = 1_795_687_200_000L;
 
   @Rule public final transient TestPipeline p = TestPipeline.create();
 
   /** A corpus entry: its file name, the reason it must be rejected with, its bytes. */
-  record Case(String file, String reason, byte[] value) implements java.io.Serializable {}
+  public record Case(String file, String reason, byte[] value) implements java.io.Serializable {}
 
-  static List<Case> corpus() throws IOException {
+  public static List<Case> corpus() throws IOException {
     List<Case> cases = new ArrayList<>();
     try (InputStream manifest = HostileInputTest.class.getResourceAsStream("/hostile/cases.tsv")) {
       for (String line : new String(manifest.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {

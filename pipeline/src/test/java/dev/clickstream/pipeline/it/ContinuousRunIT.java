@@ -76,12 +76,9 @@ class ContinuousRunIT {
       a.createTopics(List.of(new NewTopic(CLICKS, Optional.of(3), Optional.empty()))).all().get();
     }
     Path log = Path.of("target", "continuous-run-" + RUN + ".log");
-    Process pipeline = new ProcessBuilder("java", "-Xmx1g", "-cp", System.getProperty("bundledJar"),
-        "dev.clickstream.pipeline.ClickCountPipeline", "--bootstrapServers=" + LocalStack.KAFKA,
-        "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES, "--deadLetterTopic=" + DEAD_LETTERS,
-        "--consumerGroup=" + GROUP, "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC, "--clickHouseTable=" + TABLE,
-        "--windowSize=" + WINDOW, "--allowedLateness=" + LATENESS, "--maxOutOfOrderness=PT1S")
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process pipeline = LocalStack.startPipeline(log, "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES,
+        "--deadLetterTopic=" + DEAD_LETTERS, "--consumerGroup=" + GROUP, "--clickHouseTable=" + TABLE,
+        "--windowSize=" + WINDOW, "--allowedLateness=" + LATENESS, "--maxOutOfOrderness=PT1S");
     try {
       Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
       // 3 s late: at least 6.5 s inside the 10 s of lateness. 25 s late: at least 10 s past it.

@@ -7,7 +7,10 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -92,6 +95,32 @@ final class LocalStack {
     }
     return out;
   }
+
+  /** Starts the bundled jar's continuous pipeline in its own JVM, its output going to {@code log}. */
+  static Process startPipeline(Path log, String... options) throws IOException {
+    List<String> command = new ArrayList<>(List.of("java", "-Xmx1g", "-cp", System.getProperty("bundledJar"),
+        "dev.clickstream.pipeline.ClickCountPipeline", "--bootstrapServers=" + KAFKA,
+        "--clickHouseUrl=" + CLICKHOUSE_JDBC));
+    command.addAll(List.of(options));
+    return new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+  }
+
+  /**
+   * The largest count per (product, window start) in the aggregates topic: the count is the version. Late panes of a
+   * window may reach the topic out of order (bundles are written in parallel) and a resumed run writes a window again.
+   */
+  static Map<List<Long>, Long> largestAggregates(String topic) throws IOException {
+    Map<List<Long>, Long> largest = new HashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r : readAll(topic)) {
+      JsonNode a = JSON.readTree(r.value());
+      largest.merge(List.of(a.get("product_id").asLong(), a.get("window_start").asLong()), a.get("count").asLong(),
+          Math::max);
+    }
+    return largest;
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   static String header(ConsumerRecord<byte[], byte[]> record, String name) {
     var h = record.headers().lastHeader(name);

@@ -1,0 +1,121 @@
+package dev.clickstream.pipeline.it;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.clickstream.generator.ClickGenerator;
+import dev.clickstream.generator.GeneratorConfig;
+import dev.clickstream.generator.Oracle;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Faults 2 and 3: a service the continuous pipeline depends on goes away in the middle of a live stream and comes
+ * back. The pipeline must not die, and the final ClickHouse view must equal the oracle: writes are retried with
+ * backoff, reads resume.
+ */
+class ServiceOutageIT {
+  private static final Path STACK = Path.of("..", "services", "local-stack.sh");
+
+  private static void stack(String... args) {
+    try {
+      String[] command = new String[args.length + 1];
+      command[0] = STACK.toString();
+      System.arraycopy(args, 0, command, 1, args.length);
+      Process p = new ProcessBuilder(command).inheritIO().start();
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, "local-stack.sh " + String.join(" ", args));
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // ClickHouse stopped for 30 s: ClickHouseIO's inserts fail and are retried with backoff until it is back.
+  @Test
+  void clickHouseDownForThirtySeconds() throws Exception {
+    runThroughFault("clickhouse", () -> {
+      stack("stop", "clickhouse");
+      sleep(30_000);
+      stack("start", "clickhouse");
+    });
+  }
+
+  // The broker restarted: the reader, the sinks' producers and the generator reconnect.
+  @Test
+  void kafkaBrokerRestarted() throws Exception {
+    runThroughFault("kafka", () -> {
+      stack("stop", "kafka");
+      sleep(3_000);
+      stack("start", "kafka");
+    });
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void runThroughFault(String name, Runnable fault) throws Exception {
+    LocalStack.requireRunning();
+    String run = name + "_" + Long.toString(System.currentTimeMillis(), 36);
+    Path log = Path.of("target", "outage-" + run + ".log");
+    String table = "analytics.it_outage_" + run;
+    Process pipeline = LocalStack.startPipeline(log, "--inputTopic=it_outage_clicks_" + run,
+        "--outputTopic=it_outage_agg_" + run, "--deadLetterTopic=it_outage_dlq_" + run,
+        "--consumerGroup=it_outage_" + run, "--clickHouseTable=" + table, "--windowSize=PT5S",
+        "--allowedLateness=PT10S", "--maxOutOfOrderness=PT1S");
+    try {
+      Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+      CompletableFuture<Oracle> generated = CompletableFuture.supplyAsync(() -> {
+        try {
+          ClickGenerator.Summary s = ClickGenerator.run(GeneratorConfig.parse("--bootstrap-servers", LocalStack.KAFKA,
+              "--topic", "it_outage_clicks_" + run, "--start", start.toString(), "--pace", "real", "--duration",
+              "PT60S", "--rate", "200", "--late-fraction", "0.1", "--late-delay", "PT3S", "--seed", "5",
+              "--window-size", "PT5S", "--allowed-lateness", "PT10S", "--progress-interval", "PT10S"),
+              new PrintStream(System.err, true));
+          assertTrue(s.ok(), "the generator's records were not all acknowledged");
+          return s.oracle();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      Thread.sleep(15_000);
+      long faultAt = System.nanoTime();
+      fault.run();
+      long recoveredAt = System.nanoTime();
+      Oracle oracle = generated.get(180, TimeUnit.SECONDS);
+      Map<List<Long>, Long> expected = new HashMap<>();
+      oracle.counts().forEach((k, v) -> expected.put(List.of(k.productId(), k.windowStart()), v));
+      Map<List<Long>, Long> actual = Map.of();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (System.nanoTime() < deadline && pipeline.isAlive()) {
+        actual = LocalStack.finalCounts(table);
+        if (actual.equals(expected)) {
+          break;
+        }
+        Thread.sleep(1000);
+      }
+      System.err.printf("%s outage: fault took %.1f s; counts complete %.1f s after the service was back%n", name,
+          (recoveredAt - faultAt) / 1e9, (System.nanoTime() - recoveredAt) / 1e9);
+      assertTrue(pipeline.isAlive(), "the pipeline died:\n" + Files.readString(log));
+      assertThat(actual, equalTo(expected));
+    } finally {
+      pipeline.destroy();
+      if (!pipeline.waitFor(30, TimeUnit.SECONDS)) {
+        pipeline.destroyForcibly();
+      }
+    }
+  }
+}
