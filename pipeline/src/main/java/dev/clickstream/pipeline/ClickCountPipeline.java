@@ -299,13 +299,22 @@ public final class ClickCountPipeline {
   }
 
   /**
+   * How much longer than the allowed lateness Beam keeps a window open. Which clicks count is decided by ParseClicks,
+   * by arrival; the watermark only says when a window's on-time pane fires. A click the arrival rule accepts can still
+   * reach its window after the watermark passed the lateness: a producer that buffered it through a broker outage,
+   * a reader that was behind. The grace keeps such a click from being dropped by Beam (seen in ServiceOutageIT).
+   */
+  static final Duration WATERMARK_GRACE = Duration.standardMinutes(5);
+
+  /**
    * Event-time windows: one on-time pane when the watermark passes the window, then a late pane for every arrival
-   * of late clicks within the allowed lateness, each with the accumulated count.
+   * of late clicks, each with the accumulated count. Beam keeps a window for the allowed lateness plus {@link
+   * #WATERMARK_GRACE}; ParseClicks has already removed the clicks that came later than the allowed lateness.
    */
   public static Window<Click> windowing(Duration windowSize, Duration allowedLateness) {
     return Window.<Click>into(FixedWindows.of(windowSize))
         .triggering(AfterWatermark.pastEndOfWindow().withLateFirings(AfterPane.elementCountAtLeast(1)))
-        .withAllowedLateness(allowedLateness, Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
+        .withAllowedLateness(allowedLateness.plus(WATERMARK_GRACE), Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
         .accumulatingFiredPanes();
   }
 

@@ -91,19 +91,8 @@ class ContinuousRunIT {
       assertThat(a.late(), greaterThan(0L));
       assertThat(b.tooLate(), equalTo(b.records()));
 
-      Map<List<Long>, Long> expected = new HashMap<>();
-      for (Oracle o : List.of(a, b)) {
-        o.counts().forEach((k, v) -> expected.merge(List.of(k.productId(), k.windowStart()), v, Long::sum));
-      }
-      Map<List<Long>, Long> actual = Map.of();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (System.nanoTime() < deadline && pipeline.isAlive()) {
-        actual = LocalStack.finalCounts(TABLE);
-        if (actual.equals(expected)) {
-          break;
-        }
-        Thread.sleep(1000);
-      }
+      Map<List<Long>, Long> expected = LocalStack.expectedCounts(a, b);
+      Map<List<Long>, Long> actual = LocalStack.awaitCounts(TABLE, expected, pipeline, java.time.Duration.ofSeconds(90));
       assertTrue(pipeline.isAlive(), "the pipeline died:\n" + Files.readString(log));
       assertThat(actual, equalTo(expected));
 

@@ -69,6 +69,33 @@ final class LocalStack {
     return counts;
   }
 
+  /** The oracles' counts, summed, keyed as {@link #finalCounts} keys them. */
+  static Map<List<Long>, Long> expectedCounts(dev.clickstream.generator.Oracle... oracles) {
+    Map<List<Long>, Long> expected = new HashMap<>();
+    for (dev.clickstream.generator.Oracle o : oracles) {
+      o.counts().forEach((k, v) -> expected.merge(List.of(k.productId(), k.windowStart()), v, Long::sum));
+    }
+    return expected;
+  }
+
+  /**
+   * Polls the table's FINAL view once a second until it equals {@code expected}, the deadline passes or the pipeline
+   * process dies; returns the last view read.
+   */
+  static Map<List<Long>, Long> awaitCounts(String table, Map<List<Long>, Long> expected, Process pipeline,
+      Duration timeout) throws IOException, InterruptedException {
+    Map<List<Long>, Long> actual = Map.of();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline && pipeline.isAlive()) {
+      actual = finalCounts(table);
+      if (actual.equals(expected)) {
+        break;
+      }
+      Thread.sleep(1000);
+    }
+    return actual;
+  }
+
   /** Every record of a topic, partition by partition in offset order. */
   static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
     Properties p = new Properties();

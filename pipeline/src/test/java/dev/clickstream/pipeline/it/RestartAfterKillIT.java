@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -65,17 +64,8 @@ class RestartAfterKillIT {
       second = LocalStack.startPipeline(log, options);
 
       Oracle oracle = generated.get(120, TimeUnit.SECONDS);
-      Map<List<Long>, Long> expected = new HashMap<>();
-      oracle.counts().forEach((k, v) -> expected.put(List.of(k.productId(), k.windowStart()), v));
-      Map<List<Long>, Long> actual = Map.of();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (System.nanoTime() < deadline && second.isAlive()) {
-        actual = LocalStack.finalCounts(TABLE);
-        if (actual.equals(expected)) {
-          break;
-        }
-        Thread.sleep(1000);
-      }
+      Map<List<Long>, Long> expected = LocalStack.expectedCounts(oracle);
+      Map<List<Long>, Long> actual = LocalStack.awaitCounts(TABLE, expected, second, java.time.Duration.ofSeconds(90));
       System.err.printf("restart after SIGKILL: counts complete %.1f s after the kill%n",
           (System.nanoTime() - killedAt) / 1e9);
       assertTrue(second.isAlive(), "the second run died:\n" + Files.readString(log));

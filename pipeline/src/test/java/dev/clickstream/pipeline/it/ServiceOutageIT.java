@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -96,17 +95,8 @@ class ServiceOutageIT {
       fault.run();
       long recoveredAt = System.nanoTime();
       Oracle oracle = generated.get(180, TimeUnit.SECONDS);
-      Map<List<Long>, Long> expected = new HashMap<>();
-      oracle.counts().forEach((k, v) -> expected.put(List.of(k.productId(), k.windowStart()), v));
-      Map<List<Long>, Long> actual = Map.of();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      while (System.nanoTime() < deadline && pipeline.isAlive()) {
-        actual = LocalStack.finalCounts(table);
-        if (actual.equals(expected)) {
-          break;
-        }
-        Thread.sleep(1000);
-      }
+      Map<List<Long>, Long> expected = LocalStack.expectedCounts(oracle);
+      Map<List<Long>, Long> actual = LocalStack.awaitCounts(table, expected, pipeline, java.time.Duration.ofSeconds(120));
       System.err.printf("%s outage: fault took %.1f s; counts complete %.1f s after the service was back%n", name,
           (recoveredAt - faultAt) / 1e9, (System.nanoTime() - recoveredAt) / 1e9);
       assertTrue(pipeline.isAlive(), "the pipeline died:\n" + Files.readString(log));
