@@ -7,12 +7,9 @@ import static org.hamcrest.Matchers.greaterThan;
 import static org.hamcrest.Matchers.lessThanOrEqualTo;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.clickstream.generator.ClickGenerator;
-import dev.clickstream.generator.GeneratorConfig;
 import dev.clickstream.generator.Oracle;
 import dev.clickstream.pipeline.ClickParser;
 import dev.clickstream.pipeline.DeadLetter;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,21 +47,12 @@ class ContinuousRunIT {
   private static final String LATENESS = "PT10S";
 
   private static CompletableFuture<Oracle> generate(Instant start, String... flags) {
-    String[] common = {"--bootstrap-servers", LocalStack.KAFKA, "--topic", CLICKS, "--start", start.toString(),
-        "--pace", "real", "--duration", "PT20S", "--users", "1", "--window-size", WINDOW,
-        "--allowed-lateness", LATENESS, "--progress-interval", "PT5S"};
+    String[] common = {"--topic", CLICKS, "--start", start.toString(), "--pace", "real", "--duration", "PT20S",
+        "--users", "1", "--window-size", WINDOW, "--allowed-lateness", LATENESS, "--progress-interval", "PT5S"};
     String[] all = new String[common.length + flags.length];
     System.arraycopy(common, 0, all, 0, common.length);
     System.arraycopy(flags, 0, all, common.length, flags.length);
-    return CompletableFuture.supplyAsync(() -> {
-      try {
-        ClickGenerator.Summary s = ClickGenerator.run(GeneratorConfig.parse(all), new PrintStream(System.err, true));
-        assertTrue(s.ok(), "the generator's records were not all acknowledged");
-        return s.oracle();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    return LocalStack.generateInBackground(all);
   }
 
   @Test

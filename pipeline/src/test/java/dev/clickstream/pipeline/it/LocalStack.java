@@ -69,6 +69,29 @@ final class LocalStack {
     return counts;
   }
 
+  /**
+   * Runs the generator on the local broker in the background ({@code --bootstrap-servers} is added); the future
+   * holds its oracle, and fails unless Kafka acknowledged every record.
+   */
+  static java.util.concurrent.CompletableFuture<dev.clickstream.generator.Oracle> generateInBackground(
+      String... flags) {
+    List<String> all = new ArrayList<>(List.of("--bootstrap-servers", KAFKA));
+    all.addAll(List.of(flags));
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        dev.clickstream.generator.ClickGenerator.Summary s = dev.clickstream.generator.ClickGenerator.run(
+            dev.clickstream.generator.GeneratorConfig.parse(all.toArray(new String[0])),
+            new java.io.PrintStream(System.err, true));
+        if (!s.ok()) {
+          throw new IllegalStateException("Kafka did not acknowledge all of the generator's records");
+        }
+        return s.oracle();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+  }
+
   /** The oracles' counts, summed, keyed as {@link #finalCounts} keys them. */
   static Map<List<Long>, Long> expectedCounts(dev.clickstream.generator.Oracle... oracles) {
     Map<List<Long>, Long> expected = new HashMap<>();

@@ -5,10 +5,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.clickstream.generator.ClickGenerator;
-import dev.clickstream.generator.GeneratorConfig;
 import dev.clickstream.generator.Oracle;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -43,19 +40,10 @@ class RestartAfterKillIT {
     Process second = null;
     try {
       Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-      CompletableFuture<Oracle> generated = CompletableFuture.supplyAsync(() -> {
-        try {
-          ClickGenerator.Summary s = ClickGenerator.run(GeneratorConfig.parse("--bootstrap-servers", LocalStack.KAFKA,
-              "--topic", CLICKS, "--start", start.toString(), "--pace", "real", "--duration", "PT80S", "--rate", "200",
-              "--late-fraction", "0.1", "--late-delay", "PT3S", "--malformed-fraction", "0.01", "--seed", "3",
-              "--window-size", "PT5S", "--allowed-lateness", "PT10S", "--progress-interval", "PT10S"),
-              new PrintStream(System.err, true));
-          assertTrue(s.ok(), "the generator's records were not all acknowledged");
-          return s.oracle();
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      CompletableFuture<Oracle> generated = LocalStack.generateInBackground("--topic", CLICKS, "--start",
+          start.toString(), "--pace", "real", "--duration", "PT80S", "--rate", "200", "--late-fraction", "0.1",
+          "--late-delay", "PT3S", "--malformed-fraction", "0.01", "--seed", "3", "--window-size", "PT5S",
+          "--allowed-lateness", "PT10S", "--progress-interval", "PT10S");
       Thread.sleep(50_000);
       assertTrue(first.isAlive(), "the first run died on its own:\n" + Files.readString(log));
       first.destroyForcibly(); // SIGKILL: no shutdown hook, no last commit, window state lost

@@ -4,10 +4,7 @@ import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.clickstream.generator.ClickGenerator;
-import dev.clickstream.generator.GeneratorConfig;
 import dev.clickstream.generator.Oracle;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -77,19 +74,10 @@ class ServiceOutageIT {
         "--allowedLateness=PT10S", "--maxOutOfOrderness=PT1S");
     try {
       Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-      CompletableFuture<Oracle> generated = CompletableFuture.supplyAsync(() -> {
-        try {
-          ClickGenerator.Summary s = ClickGenerator.run(GeneratorConfig.parse("--bootstrap-servers", LocalStack.KAFKA,
-              "--topic", "it_outage_clicks_" + run, "--start", start.toString(), "--pace", "real", "--duration",
-              "PT60S", "--rate", "200", "--late-fraction", "0.1", "--late-delay", "PT3S", "--seed", "5",
-              "--window-size", "PT5S", "--allowed-lateness", "PT10S", "--progress-interval", "PT10S"),
-              new PrintStream(System.err, true));
-          assertTrue(s.ok(), "the generator's records were not all acknowledged");
-          return s.oracle();
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      CompletableFuture<Oracle> generated = LocalStack.generateInBackground("--topic", "it_outage_clicks_" + run,
+          "--start", start.toString(), "--pace", "real", "--duration", "PT60S", "--rate", "200", "--late-fraction",
+          "0.1", "--late-delay", "PT3S", "--seed", "5", "--window-size", "PT5S", "--allowed-lateness", "PT10S",
+          "--progress-interval", "PT10S");
       Thread.sleep(15_000);
       long faultAt = System.nanoTime();
       fault.run();
