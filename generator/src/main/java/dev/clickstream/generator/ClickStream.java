@@ -1,9 +1,10 @@
 package dev.clickstream.generator;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
-import java.util.PriorityQueue;
 import java.util.SplittableRandom;
 
 /**
@@ -26,17 +27,17 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
   private final SplittableRandom random;
   private final ProductPopularity popularity;
   private final long total;
-  /** Records generated but not yet due: a late click waits here until the stream reaches its arrival time. */
-  private final PriorityQueue<Pending> pending = new PriorityQueue<>();
+  /**
+   * Records generated but not yet due, by arrival millisecond, each bucket in generation order: a late click waits
+   * here until the stream reaches its arrival time. Buckets rather than a priority queue of records: the queue holds
+   * every click of the late delay (180,000 at 10 M clicks a minute with 2% late by 30 s), and sifting through it was
+   * half of the generator's time (issue 6). The order is the same: by arrival, then by generation.
+   */
+  private final HashMap<Long, ArrayDeque<Record>> pending = new HashMap<>();
+  private long pendingCount;
+  /** The earliest arrival among the pending records, when there are any. */
+  private long earliest = Long.MAX_VALUE;
   private long nextIndex;
-
-  private record Pending(Record record, long sequence) implements Comparable<Pending> {
-    @Override
-    public int compareTo(Pending o) {
-      int c = Long.compare(record.arrivalMillis(), o.record.arrivalMillis());
-      return c != 0 ? c : Long.compare(sequence, o.sequence);
-    }
-  }
 
   public ClickStream(GeneratorConfig config) {
     this.config = config;
@@ -51,7 +52,7 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
 
   @Override
   public boolean hasNext() {
-    return !pending.isEmpty() || nextIndex < total;
+    return pendingCount > 0 || nextIndex < total;
   }
 
   @Override
@@ -61,12 +62,27 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     }
     // Every record not yet generated arrives at or after its own event time, which is at least the next event
     // time: whatever pending record is due before that can go out now, in order.
-    while (nextIndex < total
-        && (pending.isEmpty() || pending.peek().record.arrivalMillis() > config.eventTimeMillis(nextIndex))) {
-      pending.add(new Pending(generate(nextIndex), nextIndex));
-      nextIndex++;
+    while (nextIndex < total && (pendingCount == 0 || earliest > config.eventTimeMillis(nextIndex))) {
+      Record record = generate(nextIndex++);
+      pending.computeIfAbsent(record.arrivalMillis(), k -> new ArrayDeque<>()).add(record);
+      pendingCount++;
+      earliest = Math.min(earliest, record.arrivalMillis());
     }
-    return pending.poll().record;
+    ArrayDeque<Record> bucket = pending.get(earliest);
+    Record next = bucket.poll();
+    pendingCount--;
+    if (bucket.isEmpty()) {
+      pending.remove(earliest);
+      // Nothing pending arrives before the record just taken: the next bucket is found by stepping forward.
+      if (pendingCount == 0) {
+        earliest = Long.MAX_VALUE;
+      } else {
+        do {
+          earliest++;
+        } while (!pending.containsKey(earliest));
+      }
+    }
+    return next;
   }
 
   private Record generate(long index) {

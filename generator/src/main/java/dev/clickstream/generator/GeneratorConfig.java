@@ -113,7 +113,8 @@ public record GeneratorConfig(
             + DEFAULT_POPULARITY + ")",
         "  --users N                      user ids 1..N, also the record key (default " + DEFAULT_USERS + ")",
         "  --rate N                       events per second of event time (default " + (long) DEFAULT_RATE + ")",
-        "  --pace max|real                max: as fast as Kafka takes them; real: each at its arrival time (default max)",
+        "  --pace max|real                max: as fast as Kafka takes them; real: each when the clock reaches its arrival"
+            + " time (default max)",
         "  --count N | --duration PT10M   how many events, or how much event time (default --count " + DEFAULT_COUNT + ")",
         "  --start now|ISO-8601           event time of the first click (default now, whole seconds)",
         "  --seed N                       same seed, same events (default " + DEFAULT_SEED + ")",
