@@ -84,6 +84,12 @@ public final class ClickParser {
     if (value.length > MAX_CLICK_BYTES) {
       return Result.reject(Reason.NOT_JSON, "record of " + value.length + " bytes, more than " + MAX_CLICK_BYTES);
     }
+    Result canonical = parseCanonical(value, kafkaTimestampMillis);
+    return canonical != null ? canonical : parseWithJackson(value, kafkaTimestampMillis);
+  }
+
+  /** The full parse, for every shape of input; {@link #parse} takes it when the fast path declines. */
+  static Result parseWithJackson(byte[] value, long kafkaTimestampMillis) {
     String encodingProblem = utf8Problem(value);
     if (encodingProblem != null) {
       return Result.reject(Reason.NOT_JSON, encodingProblem);
@@ -168,6 +174,10 @@ public final class ClickParser {
     if (!sawTimestamp) {
       return Result.reject(Reason.TIMESTAMP_MISSING, "no timestamp");
     }
+    return checked(productId, userId, timestamp, kafkaTimestampMillis);
+  }
+
+  private static Result checked(long productId, long userId, long timestamp, long kafkaTimestampMillis) {
     if (timestamp < EARLIEST_EVENT_TIME_MILLIS) {
       return Result.reject(Reason.TIMESTAMP_OUT_OF_RANGE, "timestamp " + timestamp + " is before 2000-01-01");
     }
@@ -176,6 +186,97 @@ public final class ClickParser {
           + MAX_FUTURE_SKEW_MILLIS / 1000 + " s after the record's Kafka timestamp " + kafkaTimestampMillis);
     }
     return Result.ok(new Click(productId, userId, timestamp));
+  }
+
+  private static final byte[] PRODUCT_ID = "\"product_id\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] USER_ID = "\"user_id\":".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] TIMESTAMP = "\"timestamp\":".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * The fast path, for the shape producers write: {@code {"product_id":1,"user_id":2,"timestamp":3}} with the three
+   * fields in any order, {@code user_id} optional, no whitespace, plain non-negative integers without leading zeros,
+   * ids of at most 10 digits and timestamps of at most 18. Such bytes are ASCII and valid JSON, and Jackson reads them
+   * as the same three numbers, so the result is the one the full parse would give; anything else (spaces, other
+   * fields, nulls, escapes, signs, fractions, a repeated field, an id above UInt32, ...) returns null and takes the
+   * full parse. About 3x faster than Jackson here, on the path every click takes (issue 6).
+   */
+  static @Nullable Result parseCanonical(byte[] v, long kafkaTimestampMillis) {
+    int n = v.length;
+    if (n < 2 || v[0] != '{' || v[n - 1] != '}') {
+      return null;
+    }
+    long productId = -1;
+    long userId = -1;
+    long timestamp = -1;
+    int i = 1;
+    while (true) {
+      int field;
+      if (startsWith(v, i, PRODUCT_ID)) {
+        field = 0;
+        i += PRODUCT_ID.length;
+      } else if (startsWith(v, i, USER_ID)) {
+        field = 1;
+        i += USER_ID.length;
+      } else if (startsWith(v, i, TIMESTAMP)) {
+        field = 2;
+        i += TIMESTAMP.length;
+      } else {
+        return null;
+      }
+      int digitsStart = i;
+      long number = 0;
+      while (i < n && v[i] >= '0' && v[i] <= '9') {
+        number = number * 10 + (v[i] - '0');
+        i++;
+      }
+      int digits = i - digitsStart;
+      if (digits == 0 || digits > (field == 2 ? 18 : 10) || digits > 1 && v[digitsStart] == '0') {
+        return null;
+      }
+      switch (field) {
+        case 0 -> {
+          if (productId >= 0 || number > MAX_UINT32) {
+            return null;
+          }
+          productId = number;
+        }
+        case 1 -> {
+          if (userId >= 0 || number > MAX_UINT32) {
+            return null;
+          }
+          userId = number;
+        }
+        default -> {
+          if (timestamp >= 0) {
+            return null;
+          }
+          timestamp = number;
+        }
+      }
+      if (i == n - 1) {
+        break;
+      }
+      if (v[i] != ',') {
+        return null;
+      }
+      i++;
+    }
+    if (productId < 0 || timestamp < 0) {
+      return null;
+    }
+    return checked(productId, userId, timestamp, kafkaTimestampMillis);
+  }
+
+  private static boolean startsWith(byte[] v, int at, byte[] prefix) {
+    if (v.length - at < prefix.length) {
+      return false;
+    }
+    for (int k = 0; k < prefix.length; k++) {
+      if (v[at + k] != prefix[k]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

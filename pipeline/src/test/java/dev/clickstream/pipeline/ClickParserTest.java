@@ -83,4 +83,76 @@ class ClickParserTest {
   void aClickUpToAMinuteAheadOfItsArrivalIsAccepted() {
     assertThat(parse("{\"product_id\":1,\"timestamp\":" + (ARRIVAL + 60_000) + "}").isClick(), equalTo(true));
   }
+
+  // The fast path (parseCanonical) must give exactly what Jackson gives, or decline.
+
+  @Test
+  void theFastPathReadsTheGeneratorsShapeInAnyFieldOrder() {
+    for (String json : new String[] {
+        "{\"product_id\":7,\"user_id\":42,\"timestamp\":" + T + "}",
+        "{\"timestamp\":" + T + ",\"product_id\":7,\"user_id\":42}",
+        "{\"user_id\":42,\"timestamp\":" + T + ",\"product_id\":7}",
+        "{\"product_id\":7,\"timestamp\":" + T + "}"}) {
+      ClickParser.Result fast = ClickParser.parseCanonical(json.getBytes(StandardCharsets.UTF_8), ARRIVAL);
+      assertThat(json, fast, equalTo(ClickParser.parseWithJackson(json.getBytes(StandardCharsets.UTF_8), ARRIVAL)));
+      assertThat(json, fast.click().productId(), equalTo(7L));
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "{ \"product_id\":7,\"timestamp\":1795687199500}",
+      "{\"product_id\":07,\"timestamp\":1795687199500}",
+      "{\"product_id\":-7,\"timestamp\":1795687199500}",
+      "{\"product_id\":7.0,\"timestamp\":1795687199500}",
+      "{\"product_id\":7,\"product_id\":8,\"timestamp\":1795687199500}",
+      "{\"product_id\":4294967296,\"timestamp\":1795687199500}",
+      "{\"product_id\":7,\"timestamp\":1795687199500,}",
+      "{\"product_id\":7,\"timestamp\":17956871995001234567890}",
+      "{\"product_id\":7}",
+      "{\"product_id\":null,\"timestamp\":1795687199500}",
+      "{\"product_id\":7,\"timestamp\":1795687199500,\"extra\":1}",
+      "{\"product\\u005fid\":7,\"timestamp\":1795687199500}",
+      "{}"})
+  void theFastPathDeclinesEveryOtherShape(String json) {
+    assertThat(json, ClickParser.parseCanonical(json.getBytes(StandardCharsets.UTF_8), ARRIVAL), nullValue());
+  }
+
+  /**
+   * Random canonical clicks and every one-byte change of them (deleted, replaced by each byte that matters to JSON):
+   * where the fast path answers, its answer equals Jackson's.
+   */
+  @Test
+  void theFastPathAgreesWithJacksonOnEveryOneByteMutation() {
+    java.util.Random random = new java.util.Random(6);
+    byte[] alphabet = "{}[],:\" 0123456789-+.eE\\nulatrsf_\u00e9".getBytes(StandardCharsets.UTF_8);
+    int answered = 0;
+    for (int c = 0; c < 200; c++) {
+      long product = random.nextInt(5) == 0 ? 4_294_967_295L : random.nextInt(1000);
+      String json = "{\"product_id\":" + product + ",\"user_id\":" + random.nextInt(100_000) + ",\"timestamp\":"
+          + (T - random.nextInt(100_000)) + "}";
+      byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+      for (int at = 0; at < bytes.length; at++) {
+        byte[] deleted = new byte[bytes.length - 1];
+        System.arraycopy(bytes, 0, deleted, 0, at);
+        System.arraycopy(bytes, at + 1, deleted, at, bytes.length - at - 1);
+        answered += agree(deleted);
+        for (byte b : alphabet) {
+          byte[] replaced = bytes.clone();
+          replaced[at] = b;
+          answered += agree(replaced);
+        }
+      }
+    }
+    assertThat("the fast path answered for some mutations", answered > 1000, equalTo(true));
+  }
+
+  private static int agree(byte[] value) {
+    ClickParser.Result fast = ClickParser.parseCanonical(value, ARRIVAL);
+    if (fast == null) {
+      return 0;
+    }
+    assertThat(new String(value, StandardCharsets.UTF_8), fast, equalTo(ClickParser.parseWithJackson(value, ARRIVAL)));
+    return 1;
+  }
 }
