@@ -9,12 +9,14 @@ import java.util.concurrent.TimeUnit;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.coders.ByteArrayCoder;
+import org.apache.beam.sdk.coders.KvCoder;
 import org.apache.beam.sdk.coders.NullableCoder;
+import org.apache.beam.sdk.coders.SerializableCoder;
+import org.apache.beam.sdk.coders.VarIntCoder;
+import org.apache.beam.sdk.io.Read;
 import org.apache.beam.sdk.io.clickhouse.ClickHouseIO;
 import org.apache.beam.sdk.io.clickhouse.TableSchema;
 import org.apache.beam.sdk.io.kafka.KafkaIO;
-import org.apache.beam.sdk.io.kafka.KafkaRecord;
-import org.apache.beam.sdk.io.kafka.KafkaSourceDescriptor;
 import org.apache.beam.sdk.io.kafka.ProducerRecordCoder;
 import org.apache.beam.sdk.metrics.Counter;
 import org.apache.beam.sdk.metrics.MetricNameFilter;
@@ -24,32 +26,32 @@ import org.apache.beam.sdk.metrics.MetricsFilter;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.apache.beam.sdk.transforms.Create;
 import org.apache.beam.sdk.transforms.DoFn;
+import org.apache.beam.sdk.transforms.GroupByKey;
 import org.apache.beam.sdk.transforms.PTransform;
 import org.apache.beam.sdk.transforms.ParDo;
+import org.apache.beam.sdk.transforms.WithKeys;
 import org.apache.beam.sdk.transforms.windowing.AfterPane;
 import org.apache.beam.sdk.transforms.windowing.AfterWatermark;
-import org.apache.beam.sdk.transforms.windowing.BoundedWindow;
 import org.apache.beam.sdk.transforms.windowing.FixedWindows;
 import org.apache.beam.sdk.transforms.windowing.Window;
-import org.apache.beam.sdk.values.PBegin;
+import org.apache.beam.sdk.values.KV;
 import org.apache.beam.sdk.values.PCollection;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.apache.beam.sdk.values.Row;
-import org.apache.beam.sdk.values.TypeDescriptor;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.beam.sdk.values.TypeDescriptors;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.joda.time.Duration;
 import org.checkerframework.checker.nullness.qual.Nullable;
+import org.joda.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Counts product clicks per event-time window: Kafka {@code clicks} → parse (dead letters to {@code clicks_dlq}) →
- * {@code FixedWindows} with allowed lateness, an on-time pane and accumulating late panes → count per product →
- * Kafka {@code aggregation_clicks} and ClickHouse {@code analytics.product_clicks}.
+ * Counts product clicks per event-time window: Kafka {@code clicks} → read, parse and count per (product, window)
+ * inside the reader, dead letters to {@code clicks_dlq} ({@link ClickBatch}) → {@code FixedWindows} with allowed
+ * lateness, an on-time pane and accumulating late panes → sum per product → Kafka {@code aggregation_clicks} and
+ * ClickHouse {@code analytics.product_clicks}.
  *
  * <p>Continuous by default; with {@code --from}/{@code --to} a bounded run over the clicks already in the topic
  * whose event time lies in [from, to), which ends by itself. Options: {@link ClickCountOptions}.
@@ -57,7 +59,6 @@ import org.slf4j.LoggerFactory;
 public final class ClickCountPipeline {
   private static final Logger LOG = LoggerFactory.getLogger(ClickCountPipeline.class);
 
-  public static final String RECORDS_READ = "records_read";
   public static final String AGGREGATES_SENT = "aggregates_sent";
   public static final String ROWS_WRITTEN = "rows_written";
 
@@ -185,17 +186,34 @@ public final class ClickCountPipeline {
   }
 
   /**
+   * The DirectRunner's checks that every element is left unmodified and survives its coder cost a copy and an
+   * encoding of every element at every step; they are for tests, which keep them (TestPipeline). Production runs
+   * from {@code main} turn them off unless the command line sets them: measured on 1 M clicks here, they cut a
+   * naive pipeline's speed by a factor of 5 to 6 (issue 6).
+   */
+  static final List<String> PRODUCTION_DIRECT_RUNNER_FLAGS =
+      List.of("--enforceImmutability=false", "--enforceEncodability=false");
+
+  /**
    * Parses and validates the options. On the DirectRunner, {@code run} would block until the pipeline ends, leaving
-   * no handle to cancel a continuous run on SIGTERM: unless told otherwise it returns at once instead.
+   * no handle to cancel a continuous run on SIGTERM: unless told otherwise it returns at once instead; and the
+   * {@link #PRODUCTION_DIRECT_RUNNER_FLAGS} apply unless given.
    */
   public static ClickCountOptions parseOptions(String... args) {
     PipelineOptionsFactory.register(ClickCountOptions.class);
     ClickCountOptions options = PipelineOptionsFactory.fromArgs(args).withValidation().as(ClickCountOptions.class);
-    if (options.getRunner().getSimpleName().equals("DirectRunner")
-        && Arrays.stream(args).noneMatch(a -> a.startsWith("--blockOnRun"))) {
-      String[] nonBlocking = Arrays.copyOf(args, args.length + 1);
-      nonBlocking[args.length] = "--blockOnRun=false";
-      options = PipelineOptionsFactory.fromArgs(nonBlocking).withValidation().as(ClickCountOptions.class);
+    if (options.getRunner().getSimpleName().equals("DirectRunner")) {
+      List<String> withDefaults = new java.util.ArrayList<>(Arrays.asList(args));
+      List<String> defaults = new java.util.ArrayList<>(PRODUCTION_DIRECT_RUNNER_FLAGS);
+      defaults.add("--blockOnRun=false");
+      for (String flag : defaults) {
+        String name = flag.substring(0, flag.indexOf('='));
+        if (Arrays.stream(args).noneMatch(a -> a.equals(name) || a.startsWith(name + "="))) {
+          withDefaults.add(flag);
+        }
+      }
+      options = PipelineOptionsFactory.fromArgs(withDefaults.toArray(String[]::new)).withValidation()
+          .as(ClickCountOptions.class);
     }
     return options;
   }
@@ -265,18 +283,21 @@ public final class ClickCountPipeline {
    * windows before it were complete before the previous run stopped.
    */
   public static void build(Pipeline pipeline, Settings s, @Nullable Long resumeFromMillis) {
-    Settings.Interval counted = s.bounded() ? s.interval()
+    Settings.Interval interval = s.bounded() ? s.interval()
         : resumeFromMillis == null ? null : new Settings.Interval(resumeFromMillis, Long.MAX_VALUE);
     TableSchema tableSchema = ClickHouseSchema.tableSchema();
     ClickHouseSchema.checkRowSchema(ClickHouseSchema.ROW_SCHEMA, tableSchema);
 
-    PCollectionTuple parsed = pipeline
-        .apply("ReadClicks", new ReadClicks(s))
-        .apply("ParseClicks", new ParseClicks(s.windowSize().getMillis(), s.allowedLateness().getMillis(), counted));
-
-    PCollection<WindowCount> counts = parsed.get(ParseClicks.CLICKS)
-        .apply("WindowClicks", windowing(s.windowSize(), s.allowedLateness()))
-        .apply("CountPerProduct", new CountClicksPerProduct());
+    ClickRules rules = new ClickRules(s.windowSize().getMillis(), s.allowedLateness().getMillis(), interval);
+    PCollection<ClickBatch> batches = s.bounded()
+        ? pipeline
+            .apply("OffsetRanges", Create.of(boundedRanges(s))
+                .withCoder(SerializableCoder.of(KafkaSetup.OffsetRange.class)))
+            .apply("ReadOffsetRanges", new ReadOffsetRanges(s.bootstrapServers(), rules))
+        : pipeline.apply("ReadFromKafka", Read.from(new KafkaClickSource(s.bootstrapServers(), s.inputTopic(),
+            s.consumerGroup(), rules, s.maxOutOfOrderness().getMillis(), null)));
+    Counted counted = count(batches, s.windowSize(), s.allowedLateness(), s.bounded());
+    PCollection<WindowCount> counts = counted.counts();
 
     counts
         .apply("ToAggregateRecords", ParDo.of(new ToAggregateRecord(s.outputTopic())))
@@ -292,14 +313,34 @@ public final class ClickCountPipeline {
             .withInitialBackoff(Duration.standardSeconds(1))
             .withMaxCumulativeBackoff(Duration.standardMinutes(5)));
 
-    parsed.get(ParseClicks.DEAD_LETTERS)
+    counted.deadLetters()
         .apply("ToDeadLetterRecords", ParDo.of(new ToDeadLetterRecord(s.deadLetterTopic())))
         .setCoder(RECORD_CODER)
         .apply("WriteDeadLetters", kafkaWrite(s, s.deadLetterTopic(), "dead-letters"));
   }
 
+  /** What the readers' batches become: the counts for both sinks, and the dead letters. */
+  record Counted(PCollection<WindowCount> counts, PCollection<DeadLetter> deadLetters) {}
+
   /**
-   * How much longer than the allowed lateness Beam keeps a window open. Which clicks count is decided by ParseClicks,
+   * The graph between the readers and the sinks: batches unpacked, partial counts windowed and summed. A bounded run
+   * sums all products of a window under one key (see {@link CountClicksPerProduct#sumPerWindow}); a continuous run
+   * per product, so that late panes carry only what changed, then gathers each pane's products for the sinks.
+   */
+  static Counted count(PCollection<ClickBatch> batches, Duration windowSize, Duration allowedLateness,
+      boolean bounded) {
+    PCollectionTuple unpacked = batches.apply("UnpackBatches", new UnpackBatches());
+    PCollection<KV<Long, Long>> partialCounts = unpacked.get(UnpackBatches.PARTIAL_COUNTS)
+        .apply("WindowCounts", ClickCountPipeline.<KV<Long, Long>>windowing(windowSize, allowedLateness));
+    PCollection<WindowCount> counts = bounded
+        ? partialCounts.apply("CountPerWindow", CountClicksPerProduct.sumPerWindow())
+        : partialCounts.apply("CountPerProduct", CountClicksPerProduct.sumPerProduct())
+            .apply("GatherPerWindow", new GatherPerWindow());
+    return new Counted(counts, unpacked.get(UnpackBatches.DEAD_LETTERS));
+  }
+
+  /**
+   * How much longer than the allowed lateness Beam keeps a window open. Which clicks count is decided by ClickRules,
    * by arrival; the watermark only says when a window's on-time pane fires. A click the arrival rule accepts can still
    * reach its window after the watermark passed the lateness: a producer that buffered it through a broker outage,
    * a reader that was behind. The grace keeps such a click from being dropped by Beam (seen in ServiceOutageIT).
@@ -309,13 +350,38 @@ public final class ClickCountPipeline {
   /**
    * Event-time windows: one on-time pane when the watermark passes the window, then a late pane for every arrival
    * of late clicks, each with the accumulated count. Beam keeps a window for the allowed lateness plus {@link
-   * #WATERMARK_GRACE}; ParseClicks has already removed the clicks that came later than the allowed lateness.
+   * #WATERMARK_GRACE}; ClickRules has already removed the clicks that came later than the allowed lateness.
    */
-  public static Window<Click> windowing(Duration windowSize, Duration allowedLateness) {
-    return Window.<Click>into(FixedWindows.of(windowSize))
+  public static <T> Window<T> windowing(Duration windowSize, Duration allowedLateness) {
+    return Window.<T>into(FixedWindows.of(windowSize))
         .triggering(AfterWatermark.pastEndOfWindow().withLateFirings(AfterPane.elementCountAtLeast(1)))
         .withAllowedLateness(allowedLateness.plus(WATERMARK_GRACE), Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
         .accumulatingFiredPanes();
+  }
+
+  /**
+   * Gathers the counts of all products of a window's pane into one bundle before the sinks. Downstream of a
+   * GroupByKey the DirectRunner makes one bundle per key (here: per product), and ClickHouseIO inserts, like KafkaIO
+   * flushes, once per bundle: without this a window of 100 products cost 100 one-row inserts (2 s of a 6 s bounded
+   * run over 1 M clicks, and a part per row for ClickHouse to merge). The on-time pane waits for the watermark that
+   * fired it; late panes pass on as they come (discarding: each WindowCount already holds its accumulated count).
+   */
+  static final class GatherPerWindow extends PTransform<PCollection<WindowCount>, PCollection<WindowCount>> {
+    @Override
+    public PCollection<WindowCount> expand(PCollection<WindowCount> counts) {
+      return counts
+          .apply("OneKey", WithKeys.<Integer, WindowCount>of(0).withKeyType(TypeDescriptors.integers()))
+          .setCoder(KvCoder.of(VarIntCoder.of(), WindowCount.WindowCountCoder.of()))
+          .apply("Discarding", Window.<KV<Integer, WindowCount>>configure().discardingFiredPanes())
+          .apply("Group", GroupByKey.create())
+          .apply("Ungroup", ParDo.of(new DoFn<KV<Integer, Iterable<WindowCount>>, WindowCount>() {
+            @ProcessElement
+            public void process(@Element KV<Integer, Iterable<WindowCount>> pane, OutputReceiver<WindowCount> out) {
+              pane.getValue().forEach(out::output);
+            }
+          }))
+          .setCoder(WindowCount.WindowCountCoder.of());
+    }
   }
 
   private static final ProducerRecordCoder<byte[], byte[]> RECORD_CODER =
@@ -338,56 +404,25 @@ public final class ClickCountPipeline {
     return s.kafkaExactlyOnce() ? write.withEOS(1, s.consumerGroup() + "-" + sink) : write;
   }
 
-  /** Where the clicks come from: the topic's live tail, or a bounded run's fixed offset ranges. */
-  static final class ReadClicks extends PTransform<PBegin, PCollection<KafkaRecord<byte[], byte[]>>> {
-    private final Settings s;
-
-    ReadClicks(Settings s) {
-      this.s = s;
-    }
-
-    @Override
-    public PCollection<KafkaRecord<byte[], byte[]>> expand(PBegin begin) {
-      Settings.Interval interval = s.interval();
-      if (interval == null) {
-        Duration maxOutOfOrderness = s.maxOutOfOrderness();
-        return begin.apply("ReadFromKafka", KafkaIO.<byte[], byte[]>read()
-            .withBootstrapServers(s.bootstrapServers())
-            .withTopic(s.inputTopic())
-            .withKeyDeserializer(ByteArrayDeserializer.class)
-            .withValueDeserializer(ByteArrayDeserializer.class)
-            .withConsumerConfigUpdates(Map.of(
-                ConsumerConfig.GROUP_ID_CONFIG, s.consumerGroup(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false))
-            .withTimestampPolicyFactory((partition, previous) -> new ClickTimestampPolicy(maxOutOfOrderness, previous))
-            .commitOffsetsInFinalize());
-      }
-      // Records that can matter to [from, to): clicks of the interval arrive at most MAX_FUTURE_SKEW before their
-      // event time and, to count, no later than the last window's end plus the allowed lateness; rejections are
-      // owned by the run whose interval holds their Kafka timestamp. maxOutOfOrderness more at the end tolerates
-      // Kafka timestamps that are slightly out of order.
-      long readFrom = interval.fromMillis() - ClickParser.MAX_FUTURE_SKEW_MILLIS;
-      long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
-      List<KafkaSourceDescriptor> ranges = KafkaSetup.offsetRanges(s.bootstrapServers(), s.inputTopic(), readFrom,
-          readTo);
-      LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
-      return begin
-          .apply("OffsetRanges", Create.of(ranges).withType(TypeDescriptor.of(KafkaSourceDescriptor.class)))
-          .apply("ReadFromKafka", KafkaIO.<byte[], byte[]>readSourceDescriptors()
-              .withBootstrapServers(s.bootstrapServers())
-              .withKeyDeserializer(ByteArrayDeserializer.class)
-              .withValueDeserializer(ByteArrayDeserializer.class)
-              .withConsumerConfigUpdates(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false))
-              // Hold the watermark back until every range is read, so that every window fires once, complete;
-              // ParseClicks stamps each click with its event time.
-              .withExtractOutputTimestampFn(record -> BoundedWindow.TIMESTAMP_MIN_VALUE));
-    }
+  /**
+   * A bounded run's offset ranges: the records that can matter to [from, to). Clicks of the interval arrive at most
+   * MAX_FUTURE_SKEW before their event time and, to count, no later than the last window's end plus the allowed
+   * lateness; rejections are owned by the run whose interval holds their Kafka timestamp. maxOutOfOrderness more at
+   * the end tolerates Kafka timestamps that are slightly out of order. Empty ranges are left out.
+   */
+  static List<KafkaSetup.OffsetRange> boundedRanges(Settings s) {
+    Settings.Interval interval = s.interval();
+    long readFrom = interval.fromMillis() - ClickParser.MAX_FUTURE_SKEW_MILLIS;
+    long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
+    List<KafkaSetup.OffsetRange> ranges = KafkaSetup.offsetRanges(s.bootstrapServers(), s.inputTopic(), readFrom,
+        readTo);
+    LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
+    return ranges;
   }
 
   static final class ToAggregateRecord extends DoFn<WindowCount, ProducerRecord<byte[], byte[]>> {
     private final String topic;
-    private final Counter sent = Metrics.counter(ParseClicks.NAMESPACE, AGGREGATES_SENT);
+    private final Counter sent = Metrics.counter(UnpackBatches.NAMESPACE, AGGREGATES_SENT);
 
     ToAggregateRecord(String topic) {
       this.topic = topic;
@@ -401,7 +436,7 @@ public final class ClickCountPipeline {
   }
 
   static final class ToRow extends DoFn<WindowCount, Row> {
-    private final Counter written = Metrics.counter(ParseClicks.NAMESPACE, ROWS_WRITTEN);
+    private final Counter written = Metrics.counter(UnpackBatches.NAMESPACE, ROWS_WRITTEN);
 
     @ProcessElement
     public void process(@Element WindowCount count, OutputReceiver<Row> out) {
@@ -425,21 +460,21 @@ public final class ClickCountPipeline {
 
   /** The one-line account of a finished run, from its metrics. */
   static String summary(PipelineResult result, Settings s, double seconds) {
-    long read = counter(result, RECORDS_READ);
+    long read = counter(result, UnpackBatches.RECORDS_READ);
     return String.format(Locale.ROOT,
         "click-count %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed and %,d too late,"
             + " skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
             + " in %.1f s (%,.0f records/s)",
         s.bounded() ? "bounded run " + s.interval() : "continuous run", read,
-        counter(result, ParseClicks.PARSED), counter(result, ParseClicks.MALFORMED),
-        counter(result, ParseClicks.TOO_LATE), counter(result, ParseClicks.OUTSIDE_INTERVAL),
+        counter(result, UnpackBatches.COUNTED), counter(result, UnpackBatches.MALFORMED),
+        counter(result, UnpackBatches.TOO_LATE), counter(result, UnpackBatches.OUTSIDE_INTERVAL),
         counter(result, ROWS_WRITTEN), counter(result, AGGREGATES_SENT), seconds, read / Math.max(seconds, 1e-3));
   }
 
   static long counter(PipelineResult result, String name) {
     long total = 0;
     for (MetricResult<Long> c : result.metrics().queryMetrics(MetricsFilter.builder()
-        .addNameFilter(MetricNameFilter.named(ParseClicks.NAMESPACE, name)).build()).getCounters()) {
+        .addNameFilter(MetricNameFilter.named(UnpackBatches.NAMESPACE, name)).build()).getCounters()) {
       Long value = c.getAttempted();
       total += value == null ? 0 : value;
     }

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
-import org.apache.beam.sdk.io.kafka.KafkaSourceDescriptor;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -61,7 +60,19 @@ final class KafkaSetup {
    * {@code toMillis} (or the end of the log). Empty ranges are left out, so a partition with nothing in the
    * interval costs nothing and cannot stall the run.
    */
-  static List<KafkaSourceDescriptor> offsetRanges(String bootstrapServers, String topic, long fromMillis,
+  /** Offsets [start, stop) of one partition. */
+  record OffsetRange(String topic, int partition, long start, long stop) implements java.io.Serializable {
+    TopicPartition topicPartition() {
+      return new TopicPartition(topic, partition);
+    }
+
+    @Override
+    public String toString() {
+      return topic + "-" + partition + "[" + start + ", " + stop + ")";
+    }
+  }
+
+  static List<OffsetRange> offsetRanges(String bootstrapServers, String topic, long fromMillis,
       long toMillis) {
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(bootstrapServers))) {
       List<PartitionInfo> infos = consumer.partitionsFor(topic);
@@ -73,13 +84,13 @@ final class KafkaSetup {
       Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
       Map<TopicPartition, OffsetAndTimestamp> starts = consumer.offsetsForTimes(at(partitions, fromMillis));
       Map<TopicPartition, OffsetAndTimestamp> stops = consumer.offsetsForTimes(at(partitions, toMillis));
-      List<KafkaSourceDescriptor> ranges = new ArrayList<>();
+      List<OffsetRange> ranges = new ArrayList<>();
       for (TopicPartition tp : partitions) {
         long end = ends.get(tp);
         long start = starts.get(tp) == null ? end : starts.get(tp).offset();
         long stop = stops.get(tp) == null ? end : stops.get(tp).offset();
         if (start < stop) {
-          ranges.add(KafkaSourceDescriptor.of(tp, start, null, stop, null, null));
+          ranges.add(new OffsetRange(topic, tp.partition(), start, stop));
         }
       }
       return ranges;
