@@ -159,4 +159,25 @@ class ClickStreamTest {
     }
     assertThat(MalformedClicks.KINDS, lessThan(100));
   }
+
+  @Test
+  void everyClickIsTheJsonTextOfItsNumbersWithItsUserAsKey() {
+    GeneratorConfig config = GeneratorConfig.parse(new String[] {"--count", "20000", "--rate", "3000", "--products",
+        "1000", "--users", "50", "--late-fraction", "0.1", "--malformed-fraction", "0.01", "--start",
+        "2026-11-26T10:00:00Z"});
+    ClickStream stream = new ClickStream(config);
+    int clicks = 0;
+    while (stream.hasNext()) {
+      ClickStream.Record r = stream.next();
+      if (r.kind() == ClickStream.Kind.MALFORMED) {
+        continue;
+      }
+      String user = new String(r.key(), StandardCharsets.UTF_8);
+      String text = "{\"product_id\":" + r.productId() + ",\"user_id\":" + Long.parseLong(user) + ",\"timestamp\":"
+          + r.eventTimeMillis() + "}";
+      assertThat(new String(r.value(), StandardCharsets.UTF_8), equalTo(text));
+      clicks++;
+    }
+    assertThat(clicks, greaterThan(19_000));
+  }
 }
