@@ -159,13 +159,19 @@ final class KafkaSetup {
     throw new IllegalStateException("cannot read " + tp + " at offset " + offset + " to find where to resume");
   }
 
-  private static Properties consumerProperties(String bootstrapServers) {
+  /** A consumer of raw bytes that never commits by itself: the base of every consumer the pipeline makes. */
+  static Properties byteConsumerProperties(String bootstrapServers) {
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    return p;
+  }
+
+  private static Properties consumerProperties(String bootstrapServers) {
+    Properties p = byteConsumerProperties(bootstrapServers);
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
     return p;
   }

@@ -12,7 +12,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,11 +107,7 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
      * come with the range. A start offset that retention has deleted fails the run rather than skipping records.
      */
     static Properties consumerProperties(String bootstrapServers, TopicPartition tp) {
-      Properties p = new Properties();
-      p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-      p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-      p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-      p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+      Properties p = KafkaSetup.byteConsumerProperties(bootstrapServers);
       p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
       p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
       p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
