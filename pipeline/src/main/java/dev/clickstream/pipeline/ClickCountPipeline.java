@@ -309,7 +309,6 @@ public final class ClickCountPipeline {
     }
   }
 
-
   /**
    * The whole graph. {@code resumeFromMillis}: in a resumed continuous run, the first window start to count; the
    * windows before it were complete before the previous run stopped.
@@ -394,9 +393,9 @@ public final class ClickCountPipeline {
   /**
    * Gathers the counts of all products of a window's pane into one bundle before the sinks. Downstream of a
    * GroupByKey the DirectRunner makes one bundle per key (here: per product), and ClickHouseIO inserts, like KafkaIO
-   * flushes, once per bundle: without this a window of 100 products cost 100 one-row inserts (2 s of a 6 s bounded
-   * run over 1 M clicks, and a part per row for ClickHouse to merge). The on-time pane waits for the watermark that
-   * fired it; late panes pass on as they come (discarding: each WindowCount already holds its accumulated count).
+   * flushes, once per bundle: without this a window of 100 products cost 100 one-row inserts, each a part for
+   * ClickHouse to merge. The on-time pane waits for the watermark that fired it; late panes pass on as they come
+   * (discarding: each WindowCount already holds its accumulated count).
    */
   static final class GatherPerWindow extends PTransform<PCollection<WindowCount>, PCollection<WindowCount>> {
     @Override
