@@ -31,6 +31,8 @@ import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.GroupByKey;
 import org.apache.beam.sdk.transforms.PTransform;
 import org.apache.beam.sdk.transforms.ParDo;
+import org.apache.beam.sdk.transforms.Reshuffle;
+import org.apache.beam.sdk.transforms.Values;
 import org.apache.beam.sdk.transforms.WithKeys;
 import org.apache.beam.sdk.transforms.windowing.AfterPane;
 import org.apache.beam.sdk.transforms.windowing.AfterWatermark;
@@ -322,8 +324,12 @@ public final class ClickCountPipeline {
     ClickRules rules = new ClickRules(s.windowSize().getMillis(), s.allowedLateness().getMillis(), interval);
     PCollection<ClickBatch> batches = s.bounded()
         ? pipeline
-            .apply("OffsetRanges", Create.of(boundedRanges(s))
-                .withCoder(SerializableCoder.of(KafkaSetup.OffsetRange.class)))
+            .apply("OffsetRanges", Create.of(keyedByPartition(boundedRanges(s)))
+                .withCoder(KvCoder.of(VarIntCoder.of(), SerializableCoder.of(KafkaSetup.OffsetRange.class))))
+            // One key per partition: a runner spreads the ranges over its workers (Create alone may hand every
+            // range to one worker, which would then read the partitions one after the other).
+            .apply("SpreadRanges", Reshuffle.of())
+            .apply("Ranges", Values.create())
             .apply("ReadOffsetRanges", new ReadOffsetRanges(s.bootstrapServers(), rules))
         : pipeline.apply("ReadFromKafka", Read.from(new KafkaClickSource(s.bootstrapServers(), s.inputTopic(),
             s.consumerGroup(), rules, s.maxOutOfOrderness().getMillis(), null)));
@@ -433,6 +439,10 @@ public final class ClickCountPipeline {
             ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
             ProducerConfig.LINGER_MS_CONFIG, 5));
     return s.kafkaExactlyOnce() ? write.withEOS(1, s.consumerGroup() + "-" + sink) : write;
+  }
+
+  private static List<KV<Integer, KafkaSetup.OffsetRange>> keyedByPartition(List<KafkaSetup.OffsetRange> ranges) {
+    return ranges.stream().map(r -> KV.of(r.partition(), r)).toList();
   }
 
   /**
