@@ -48,7 +48,9 @@ public record ClickBatch(long[] products, long[] windowStarts, long[] clicks, Li
       min = deadLetters.isEmpty() ? BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis()
           : deadLetters.get(0).kafkaTimestampMillis();
     }
-    return new Instant(Math.max(min, BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis()));
+    // A producer may stamp a record with any long: kept within the instants Beam accepts.
+    return new Instant(Math.min(Math.max(min, BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis()),
+        BoundedWindow.TIMESTAMP_MAX_VALUE.getMillis()));
   }
 
   /** Judges records one at a time and gathers them into batches. Not thread-safe: one per reader. */

@@ -187,4 +187,20 @@ public class ClickCountPipelineTest {
     org.hamcrest.MatcherAssert.assertThat(b.timestamp(), org.hamcrest.Matchers.equalTo(T0));
     org.apache.beam.sdk.testing.CoderProperties.coderDecodeEncodeEqual(ClickBatch.ClickBatchCoder.of(), b);
   }
+
+  // A batch of dead letters alone takes its first record's Kafka timestamp, kept within Beam's instants whatever a
+  // producer put there.
+  @Test
+  public void aBatchOfDeadLettersIsTimestampedWithinBeamsRange() {
+    ClickBatch.Builder builder = new ClickBatch.Builder(
+        new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), null));
+    builder.add(null, "x".getBytes(StandardCharsets.UTF_8), "clicks", 0, 0, Long.MAX_VALUE);
+    org.hamcrest.MatcherAssert.assertThat(builder.build().timestamp(),
+        org.hamcrest.Matchers.equalTo(org.apache.beam.sdk.transforms.windowing.BoundedWindow.TIMESTAMP_MAX_VALUE));
+    builder.add(null, "x".getBytes(StandardCharsets.UTF_8), "clicks", 0, 1, Long.MIN_VALUE);
+    org.hamcrest.MatcherAssert.assertThat(builder.build().timestamp(),
+        org.hamcrest.Matchers.equalTo(org.apache.beam.sdk.transforms.windowing.BoundedWindow.TIMESTAMP_MIN_VALUE));
+    builder.add(null, "x".getBytes(StandardCharsets.UTF_8), "clicks", 0, 2, T0.getMillis());
+    org.hamcrest.MatcherAssert.assertThat(builder.build().timestamp(), org.hamcrest.Matchers.equalTo(T0));
+  }
 }
