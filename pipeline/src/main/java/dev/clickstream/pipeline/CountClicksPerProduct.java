@@ -66,9 +66,8 @@ public final class CountClicksPerProduct {
               @ProcessElement
               public void process(@Element KV<Integer, Map<Long, Long>> perProduct, IntervalWindow window,
                   PaneInfo pane, OutputReceiver<WindowCount> out) {
-                new TreeMap<>(perProduct.getValue()).forEach((product, clicks) -> out.output(new WindowCount(product,
-                    window.start().getMillis(), window.end().getMillis(), clicks, pane.getTiming().name(),
-                    pane.getIndex())));
+                new TreeMap<>(perProduct.getValue())
+                    .forEach((product, clicks) -> out.output(WindowCount.of(product, clicks, window, pane)));
               }
             }))
             .setCoder(WindowCount.WindowCountCoder.of());
@@ -116,8 +115,7 @@ public final class CountClicksPerProduct {
     @ProcessElement
     public void process(@Element KV<Long, Long> count, IntervalWindow window, PaneInfo pane,
         OutputReceiver<WindowCount> out) {
-      out.output(new WindowCount(count.getKey(), window.start().getMillis(), window.end().getMillis(),
-          count.getValue(), pane.getTiming().name(), pane.getIndex()));
+      out.output(WindowCount.of(count.getKey(), count.getValue(), window, pane));
     }
   }
 }

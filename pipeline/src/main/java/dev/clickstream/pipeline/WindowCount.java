@@ -8,6 +8,8 @@ import org.apache.beam.sdk.coders.AtomicCoder;
 import org.apache.beam.sdk.coders.DefaultCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.coders.VarLongCoder;
+import org.apache.beam.sdk.transforms.windowing.IntervalWindow;
+import org.apache.beam.sdk.transforms.windowing.PaneInfo;
 import org.apache.beam.sdk.values.Row;
 
 /**
@@ -17,6 +19,12 @@ import org.apache.beam.sdk.values.Row;
 @DefaultCoder(WindowCount.WindowCountCoder.class)
 public record WindowCount(long productId, long windowStart, long windowEnd, long count, String timing,
     long paneIndex) {
+
+  /** A product's count in a window, as of the pane that fired it. */
+  public static WindowCount of(long productId, long count, IntervalWindow window, PaneInfo pane) {
+    return new WindowCount(productId, window.start().getMillis(), window.end().getMillis(), count,
+        pane.getTiming().name(), pane.getIndex());
+  }
 
   /** The aggregate's Kafka value: one JSON object. */
   public byte[] toJson() {
