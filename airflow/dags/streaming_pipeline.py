@@ -41,7 +41,6 @@ RUNNER = os.environ.get("CLICK_RUNNER", "DirectRunner")
 FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "")  # host:port of the Flink JobManager, for FlinkRunner
 FLINK_CHECKPOINT_INTERVAL_MS = os.environ.get("CLICK_FLINK_CHECKPOINT_INTERVAL_MS", "10000")
 FLINK_PARALLELISM = os.environ.get("CLICK_FLINK_PARALLELISM", "2")
-KAFKA_EXACTLY_ONCE = os.environ.get("CLICK_KAFKA_EXACTLY_ONCE", "false")
 JAVA_HEAP = os.environ.get("CLICK_JAVA_HEAP", "1g")
 
 KAFKA_BOOTSTRAP = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -84,7 +83,6 @@ PIPELINE_OPTIONS = {
     "from": INTERVAL_FROM,
     "to": INTERVAL_TO,
     "createSchema": "false",  # ensure_schema did it; the pipeline still checks the live table
-    "kafkaExactlyOnce": KAFKA_EXACTLY_ONCE,
     **({"flinkMaster": FLINK_MASTER, "checkpointingInterval": FLINK_CHECKPOINT_INTERVAL_MS,
         "parallelism": FLINK_PARALLELISM} if RUNNER == "FlinkRunner" and FLINK_MASTER else {}),
 }

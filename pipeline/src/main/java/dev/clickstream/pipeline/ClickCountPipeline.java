@@ -429,8 +429,13 @@ public final class ClickCountPipeline {
    * producer (shard) per sink, committing with the runner's checkpoints under the group {@code <consumerGroup>-<sink>}.
    */
   static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(Settings s, String topic, String sink) {
+    return kafkaWrite(s.bootstrapServers(), topic, s.kafkaExactlyOnce() ? s.consumerGroup() + "-" + sink : null);
+  }
+
+  static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(String bootstrapServers, String topic,
+      @Nullable String exactlyOnceGroup) {
     KafkaIO.WriteRecords<byte[], byte[]> write = KafkaIO.<byte[], byte[]>writeRecords()
-        .withBootstrapServers(s.bootstrapServers())
+        .withBootstrapServers(bootstrapServers)
         .withTopic(topic)
         .withKeySerializer(ByteArraySerializer.class)
         .withValueSerializer(ByteArraySerializer.class)
@@ -438,7 +443,7 @@ public final class ClickCountPipeline {
             ProducerConfig.ACKS_CONFIG, "all",
             ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
             ProducerConfig.LINGER_MS_CONFIG, 5));
-    return s.kafkaExactlyOnce() ? write.withEOS(1, s.consumerGroup() + "-" + sink) : write;
+    return exactlyOnceGroup != null ? write.withEOS(1, exactlyOnceGroup) : write;
   }
 
   private static List<KV<Integer, KafkaSetup.OffsetRange>> keyedByPartition(List<KafkaSetup.OffsetRange> ranges) {

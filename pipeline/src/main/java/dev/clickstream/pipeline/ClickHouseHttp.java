@@ -10,8 +10,6 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.checkerframework.checker.nullness.qual.Nullable;
 
 /**
@@ -20,8 +18,6 @@ import org.checkerframework.checker.nullness.qual.Nullable;
  * would require.
  */
 final class ClickHouseHttp {
-  private static final Pattern JDBC = Pattern.compile("jdbc:(?:clickhouse|ch)://([^/?]+).*");
-
   private final URI endpoint;
   private final @Nullable String authorization;
   private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
@@ -31,18 +27,14 @@ final class ClickHouseHttp {
     this.authorization = authorization;
   }
 
-  /** The HTTP endpoint of the settings' {@code jdbc:clickhouse://host:port/...} URL, with their credentials. */
+  /** The HTTP(S) endpoint of the settings' ClickHouse URL, with their credentials. */
   static ClickHouseHttp forSettings(Settings s) {
-    Matcher m = JDBC.matcher(s.clickHouseUrl());
-    if (!m.matches()) {
-      throw new IllegalArgumentException("cannot find host:port in the ClickHouse JDBC URL " + s.clickHouseUrl());
-    }
     String authorization = null;
     if (s.clickHouseUser() != null) {
       String credentials = s.clickHouseUser() + ":" + (s.clickHousePassword() == null ? "" : s.clickHousePassword());
       authorization = "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
     }
-    return new ClickHouseHttp(URI.create("http://" + m.group(1) + "/"), authorization);
+    return new ClickHouseHttp(URI.create(ClickHouseUrl.forTable(s.clickHouseUrl(), s.table()).httpEndpoint()), authorization);
   }
 
   String execute(String sql) throws IOException, InterruptedException {

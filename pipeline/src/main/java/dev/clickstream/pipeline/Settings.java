@@ -66,22 +66,51 @@ public record Settings(
       throw new IllegalArgumentException("--windowSize must be positive, not " + o.getWindowSize());
     }
     Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
+    TableName table = TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable()));
     return new Settings(
         required("bootstrapServers", o.getBootstrapServers()),
         topic("inputTopic", o.getInputTopic()),
         topic("outputTopic", o.getOutputTopic()),
         topic("deadLetterTopic", o.getDeadLetterTopic()),
         required("consumerGroup", o.getConsumerGroup()),
-        clickHouseUrl(o.getClickHouseUrl()),
+        ClickHouseUrl.forTable(o.getClickHouseUrl(), table).jdbc(),
         o.getClickHouseUser() == null || o.getClickHouseUser().isEmpty() ? null : o.getClickHouseUser(),
         password(o.getClickHousePasswordEnv()),
-        TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable())),
+        table,
         windowSize,
         duration("allowedLateness", o.getAllowedLateness()),
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
         interval,
-        Boolean.TRUE.equals(o.getKafkaExactlyOnce()),
+        kafkaExactlyOnce(o, interval),
         o.getCreateSchema() == null || o.getCreateSchema());
+  }
+
+  /** The runners whose checkpoints outlive a job (a savepoint restores them into the next one). */
+  static final java.util.Set<String> RUNNERS_WITH_DURABLE_CHECKPOINTS = java.util.Set.of("FlinkRunner");
+
+  /**
+   * KafkaIO's exactly-once sink keeps its transactional state in the runner's checkpoints and refuses to write when a
+   * new job finds the sink group's metadata in Kafka without that state: only a job restored from its predecessor's
+   * checkpoint or savepoint can continue it. A bounded run is always a new job, and a runner without durable
+   * checkpoints starts every run and every restart as one: for them the flag would fail every job after the first.
+   */
+  private static boolean kafkaExactlyOnce(ClickCountOptions o, @Nullable Interval interval) {
+    if (!Boolean.TRUE.equals(o.getKafkaExactlyOnce())) {
+      return false;
+    }
+    if (interval != null) {
+      throw new IllegalArgumentException("--kafkaExactlyOnce cannot be used with a bounded run (--from/--to): KafkaIO's"
+          + " exactly-once sink keeps its state in the runner's checkpoints, every bounded run is a new job without"
+          + " them, and every run after the first would fail. A bounded run needs no transactions: re-running it"
+          + " rewrites the same counts, and the count is each row's version");
+    }
+    String runner = o.getRunner().getSimpleName();
+    if (!RUNNERS_WITH_DURABLE_CHECKPOINTS.contains(runner)) {
+      throw new IllegalArgumentException("--kafkaExactlyOnce needs a runner whose checkpoints outlive a job"
+          + " (FlinkRunner, restored from its checkpoint or savepoint); the " + runner + " keeps them in memory, so"
+          + " every restart is a new job that KafkaIO's exactly-once sink refuses");
+    }
+    return true;
   }
 
   public boolean bounded() {
@@ -143,25 +172,6 @@ public record Settings(
           + " characters), not '" + value + "'");
     }
     return value;
-  }
-
-  /** The JDBC driver's parameter that picks its HTTP client. */
-  static final String HTTP_CONNECTION_PROVIDER = "http_connection_provider";
-
-  /**
-   * Checks the URL and, unless it picks an HTTP client itself, makes the driver use the JDK's. ClickHouseIO 2.71
-   * never closes the response of its inserts; with clickhouse-jdbc 0.6.4's default Apache client each insert
-   * keeps one of the pool's 10 connections, and the eleventh waits three minutes and fails.
-   */
-  static String clickHouseUrl(String value) {
-    if (value == null || !value.startsWith("jdbc:clickhouse://") && !value.startsWith("jdbc:ch://")) {
-      throw new IllegalArgumentException("--clickHouseUrl must be a ClickHouse JDBC URL (jdbc:clickhouse://host:port/db),"
-          + " not '" + value + "'");
-    }
-    if (value.contains(HTTP_CONNECTION_PROVIDER + "=")) {
-      return value;
-    }
-    return value + (value.contains("?") ? "&" : "?") + HTTP_CONNECTION_PROVIDER + "=HTTP_URL_CONNECTION";
   }
 
   private static @Nullable String password(@Nullable String environmentVariable) {

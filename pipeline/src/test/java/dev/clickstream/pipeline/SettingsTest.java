@@ -1,9 +1,11 @@
 package dev.clickstream.pipeline;
 
 import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.allOf;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
@@ -42,9 +44,37 @@ class SettingsTest {
   void theClickHouseUrlGetsTheJdkHttpClientUnlessItChoosesOne() {
     assertThat(settings().clickHouseUrl(), endsWith("&http_connection_provider=HTTP_URL_CONNECTION"));
     assertThat(settings("--clickHouseUrl=jdbc:clickhouse://h:8123/analytics").clickHouseUrl(),
-        equalTo("jdbc:clickhouse://h:8123/analytics?http_connection_provider=HTTP_URL_CONNECTION"));
-    assertThat(settings("--clickHouseUrl=jdbc:clickhouse://h:8123/a?http_connection_provider=HTTP_CLIENT")
-        .clickHouseUrl(), equalTo("jdbc:clickhouse://h:8123/a?http_connection_provider=HTTP_CLIENT"));
+        equalTo("jdbc:clickhouse://h:8123/analytics?custom_http_params=database%3Danalytics"
+            + "&http_connection_provider=HTTP_URL_CONNECTION"));
+    assertThat(settings("--clickHouseUrl=jdbc:clickhouse://h:8123/analytics?http_connection_provider=HTTP_CLIENT")
+        .clickHouseUrl(), containsString("?http_connection_provider=HTTP_CLIENT&custom_http_params"));
+  }
+
+  // ClickHouseIO writes into the URL's database: the URL must name the table's database or none, and then gets it.
+  @Test
+  void theClickHouseUrlPointsAtTheTablesDatabaseOrIsRefused() {
+    Settings noDatabase = settings("--clickHouseUrl=jdbc:clickhouse://h:8123?server_version=22.8.1",
+        "--clickHouseTable=db2.clicks");
+    assertThat(noDatabase.clickHouseUrl(), equalTo("jdbc:clickhouse://h:8123/db2?server_version=22.8.1"
+        + "&custom_http_params=database%3Ddb2&http_connection_provider=HTTP_URL_CONNECTION"));
+    assertThat(settings("--clickHouseUrl=jdbc:clickhouse://h:8123/?custom_http_params=max_threads%3D2",
+        "--clickHouseTable=db2.clicks").clickHouseUrl(),
+        containsString("/db2?custom_http_params=max_threads%3D2%2Cdatabase%3Ddb2&"));
+    assertThat(error("--clickHouseTable=db2.product_clicks"), allOf(containsString("database 'analytics'"),
+        containsString("--clickHouseTable is db2.product_clicks")));
+    assertThat(error("--clickHouseUrl=jdbc:clickhouse://h:8123/db2?custom_http_params=database%3Danalytics",
+        "--clickHouseTable=db2.t"), containsString("names the database 'analytics' but --clickHouseTable is db2.t"));
+    assertThat(error("--clickHouseUrl=jdbc:clickhouse://h:8123/?database=x", "--clickHouseTable=db2.t"),
+        containsString("names the database 'x'"));
+  }
+
+  @Test
+  void aClickHouseUrlOverTlsIsReachedOverHttps() {
+    assertThat(ClickHouseUrl.forTable("jdbc:clickhouse:https://h:8443/analytics",
+        new Settings.TableName("analytics", "t")).httpEndpoint(), equalTo("https://h:8443/"));
+    assertThat(ClickHouseUrl.forTable("jdbc:ch://h:8443/analytics?ssl=true",
+        new Settings.TableName("analytics", "t")).httpEndpoint(), equalTo("https://h:8443/"));
+    assertThat(settings().clickHouseUrl(), startsWith("jdbc:clickhouse://127.0.0.1:8123/analytics?"));
   }
 
   @Test
@@ -89,12 +119,19 @@ class SettingsTest {
 
   @Test
   void theKafkaSinksAreExactlyOnceOnlyWhenAsked() {
-    Settings plain = settings();
-    Settings exactlyOnce = settings("--kafkaExactlyOnce=true", "--consumerGroup=g");
-    assertThat(ClickCountPipeline.kafkaWrite(plain, "t", "aggregates").isEOS(), equalTo(false));
-    var eos = ClickCountPipeline.kafkaWrite(exactlyOnce, "t", "aggregates");
+    assertThat(ClickCountPipeline.kafkaWrite(settings(), "t", "aggregates").isEOS(), equalTo(false));
+    var eos = ClickCountPipeline.kafkaWrite("127.0.0.1:9092", "t", "g-aggregates");
     assertThat(eos.isEOS(), equalTo(true));
     assertThat(eos.getSinkGroupId(), equalTo("g-aggregates"));
     assertThat(eos.getTopic(), equalTo("t"));
+  }
+
+  // Exactly-once needs checkpoints that outlive a job: refused, with the reason, for bounded runs and the DirectRunner.
+  @Test
+  void exactlyOnceIsRefusedWhereNoCheckpointOutlivesTheJob() {
+    assertThat(error("--kafkaExactlyOnce=true", "--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z"),
+        containsString("--kafkaExactlyOnce cannot be used with a bounded run"));
+    assertThat(error("--kafkaExactlyOnce=true"), allOf(containsString("needs a runner whose checkpoints outlive a job"),
+        containsString("the DirectRunner keeps them in memory")));
   }
 }
