@@ -63,6 +63,7 @@ public record ClickBatch(long[] products, long[] windowStarts, long[] clicks, Li
     private long malformed;
     private long tooLate;
     private long outsideInterval;
+    private long deadLetterBytes;
 
     private record Cell(long productId, long windowStart) {}
 
@@ -94,6 +95,7 @@ public record ClickBatch(long[] products, long[] windowStarts, long[] clicks, Li
           }
           deadLetters.add(new DeadLetter(key, value, verdict.reason(), verdict.detail(), topic, partition, offset,
               kafkaTimestamp));
+          deadLetterBytes += (key == null ? 0 : key.length) + (value == null ? 0 : value.length) + 64;
         }
         case OUTSIDE_INTERVAL -> outsideInterval++;
         case NOT_OWNED -> { }
@@ -105,9 +107,9 @@ public record ClickBatch(long[] products, long[] windowStarts, long[] clicks, Li
       return read == 0;
     }
 
-    /** Enough held to hand over: this many cells, or this many dead letters. */
-    boolean isFull(int maxCells, int maxDeadLetters) {
-      return cells.size() >= maxCells || deadLetters.size() >= maxDeadLetters;
+    /** About how many bytes the batch being built holds: its cells and its dead letters' keys and values. */
+    long bytes() {
+      return cells.size() * 48L + deadLetterBytes;
     }
 
     /** The batch of everything added since the last call; the builder starts afresh. */
@@ -127,7 +129,7 @@ public record ClickBatch(long[] products, long[] windowStarts, long[] clicks, Li
           tooLate, outsideInterval);
       cells.clear();
       deadLetters = new ArrayList<>();
-      read = counted = malformed = tooLate = outsideInterval = 0;
+      read = counted = malformed = tooLate = outsideInterval = deadLetterBytes = 0;
       return batch;
     }
   }

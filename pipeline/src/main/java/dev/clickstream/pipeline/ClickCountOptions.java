@@ -104,6 +104,13 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setTo(String value);
 
+  @Description("Bounded mode: also count the windows of [to, earlyTo) early, with the clicks already in the topic (a"
+      + " later run whose [from, to) holds them counts them in full and dead-letters their rejections). The DAG"
+      + " uses it to show a minute's count at once and settle it once its late clicks are in")
+  String getEarlyTo();
+
+  void setEarlyTo(String value);
+
   @Description("Write both Kafka topics exactly once, in Kafka transactions committed with the runner's checkpoints"
       + " (KafkaIO withEOS). Needs a runner with checkpoints (Flink) and read_committed consumers; output appears at"
       + " checkpoint pace instead of at once")

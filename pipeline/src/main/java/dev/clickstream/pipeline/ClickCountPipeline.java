@@ -116,8 +116,9 @@ public final class ClickCountPipeline {
         long backoff = 1000;
         while (!stopping) {
           long start = System.nanoTime();
+          Started started = null;
           try {
-            Started started = start(options);
+            started = start(options);
             PipelineResult result = started.result();
             current = result;
             if (stopping) {
@@ -141,6 +142,16 @@ public final class ClickCountPipeline {
             LOG.error("the pipeline failed: {}", rootMessage(e));
             if (settings.bounded()) {
               return 1;
+            }
+          } finally {
+            if (started != null) {
+              if (!started.result().getState().isTerminal()) {
+                cancelQuietly(started.result());
+              }
+              int closed = KafkaClickSource.closeReadersOf(started.runId());
+              if (closed > 0) {
+                LOG.info("closed {} Kafka readers the ended run left open", closed);
+              }
             }
           }
           if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(1)) {
@@ -239,8 +250,11 @@ public final class ClickCountPipeline {
     return start(options).result();
   }
 
-  /** A started pipeline, and when {@code Pipeline.run} was called ({@code System.nanoTime}). */
-  record Started(PipelineResult result, long runNanos) {}
+  /**
+   * A started pipeline, when {@code Pipeline.run} was called ({@code System.nanoTime}), and the id its continuous
+   * readers are registered under ({@link KafkaClickSource#closeReadersOf}).
+   */
+  record Started(PipelineResult result, long runNanos, String runId) {}
 
   static Started start(ClickCountOptions options) {
     Settings settings = Settings.from(options);
@@ -248,9 +262,10 @@ public final class ClickCountPipeline {
     prepareSinks(settings);
     Long resumeFrom = settings.bounded() ? null : rewindForRestart(settings);
     Pipeline pipeline = Pipeline.create(options);
-    build(pipeline, settings, resumeFrom);
+    String runId = java.util.UUID.randomUUID().toString();
+    build(pipeline, settings, resumeFrom, runId);
     long runNanos = System.nanoTime();
-    return new Started(pipeline.run(), runNanos);
+    return new Started(pipeline.run(), runNanos, runId);
   }
 
   /** A continuous run resuming a consumer group re-reads what it needs to rebuild the windows that were open. */
@@ -315,13 +330,15 @@ public final class ClickCountPipeline {
    * The whole graph. {@code resumeFromMillis}: in a resumed continuous run, the first window start to count; the
    * windows before it were complete before the previous run stopped.
    */
-  public static void build(Pipeline pipeline, Settings s, @Nullable Long resumeFromMillis) {
+  public static void build(Pipeline pipeline, Settings s, @Nullable Long resumeFromMillis, String runId) {
     Settings.Interval interval = s.bounded() ? s.interval()
         : resumeFromMillis == null ? null : new Settings.Interval(resumeFromMillis, Long.MAX_VALUE);
+    Settings.Interval countedTimes = s.bounded() ? s.countInterval() : interval;
     TableSchema tableSchema = ClickHouseSchema.tableSchema();
     ClickHouseSchema.checkRowSchema(ClickHouseSchema.ROW_SCHEMA, tableSchema);
 
-    ClickRules rules = new ClickRules(s.windowSize().getMillis(), s.allowedLateness().getMillis(), interval);
+    ClickRules rules = new ClickRules(s.windowSize().getMillis(), s.allowedLateness().getMillis(), countedTimes,
+        interval);
     PCollection<ClickBatch> batches = s.bounded()
         ? pipeline
             .apply("OffsetRanges", Create.of(keyedByPartition(boundedRanges(s)))
@@ -332,7 +349,7 @@ public final class ClickCountPipeline {
             .apply("Ranges", Values.create())
             .apply("ReadOffsetRanges", new ReadOffsetRanges(s.bootstrapServers(), rules))
         : pipeline.apply("ReadFromKafka", Read.from(new KafkaClickSource(s.bootstrapServers(), s.inputTopic(),
-            s.consumerGroup(), rules, s.maxOutOfOrderness().getMillis(), null)));
+            s.consumerGroup(), rules, s.maxOutOfOrderness().getMillis(), null, runId)));
     Counted counted = count(batches, s.windowSize(), s.allowedLateness(), s.bounded());
     PCollection<WindowCount> counts = counted.counts();
 
@@ -457,7 +474,7 @@ public final class ClickCountPipeline {
    * the end tolerates Kafka timestamps that are slightly out of order. Empty ranges are left out.
    */
   static List<KafkaSetup.OffsetRange> boundedRanges(Settings s) {
-    Settings.Interval interval = s.interval();
+    Settings.Interval interval = s.countInterval();
     long readFrom = interval.fromMillis() - ClickParser.MAX_FUTURE_SKEW_MILLIS;
     long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
     List<KafkaSetup.OffsetRange> ranges = KafkaSetup.offsetRanges(s.bootstrapServers(), s.inputTopic(), readFrom,
@@ -515,7 +532,8 @@ public final class ClickCountPipeline {
         "click-count %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed and %,d too late,"
             + " skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
             + " in %.1f s (%,.0f records/s), of which %.1f s running the pipeline (%,.0f records/s)",
-        s.bounded() ? "bounded run " + s.interval() : "continuous run", read,
+        s.bounded() ? "bounded run " + s.interval() + (s.early() == null ? "" : " (and early " + s.early() + ")")
+            : "continuous run", read,
         counter(result, UnpackBatches.COUNTED), counter(result, UnpackBatches.MALFORMED),
         counter(result, UnpackBatches.TOO_LATE), counter(result, UnpackBatches.OUTSIDE_INTERVAL),
         counter(result, ROWS_WRITTEN), counter(result, AGGREGATES_SENT), seconds, read / Math.max(seconds, 1e-3),

@@ -17,12 +17,23 @@ import org.joda.time.Instant;
 final class ClickRules implements java.io.Serializable {
   private final long windowSizeMillis;
   private final long allowedLatenessMillis;
-  private final Settings.@Nullable Interval interval;
+  private final Settings.@Nullable Interval counted;
+  private final Settings.@Nullable Interval owned;
 
   ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval interval) {
+    this(windowSizeMillis, allowedLatenessMillis, interval, interval);
+  }
+
+  /**
+   * {@code counted}: the event times whose clicks are counted; {@code owned}: the Kafka timestamps whose rejected
+   * records this run dead-letters. A bounded run with an early part counts beyond what it owns.
+   */
+  ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval counted,
+      Settings.@Nullable Interval owned) {
     this.windowSizeMillis = windowSizeMillis;
     this.allowedLatenessMillis = allowedLatenessMillis;
-    this.interval = interval;
+    this.counted = counted;
+    this.owned = owned;
   }
 
   enum Kind { COUNT, MALFORMED, TOO_LATE, OUTSIDE_INTERVAL, NOT_OWNED }
@@ -46,7 +57,7 @@ final class ClickRules implements java.io.Serializable {
           ClickParser.Reason.TOO_LATE.code, "arrived at " + new Instant(arrival) + ", after its window's end "
               + new Instant(windowEnd) + " plus the allowed lateness of " + allowedLatenessMillis / 1000.0 + " s");
     }
-    if (interval != null && !interval.contains(click.eventTimeMillis())) {
+    if (counted != null && !counted.contains(click.eventTimeMillis())) {
       return Verdict.OUTSIDE_INTERVAL;
     }
     return new Verdict(Kind.COUNT, click, "", "");
@@ -58,6 +69,6 @@ final class ClickRules implements java.io.Serializable {
 
   /** A rejected record is dead-lettered by the run whose interval holds its Kafka timestamp. */
   private boolean ownsArrival(long arrival) {
-    return interval == null || interval.contains(arrival);
+    return owned == null || owned.contains(arrival);
   }
 }

@@ -55,9 +55,19 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
   private final ClickRules rules;
   private final long maxOutOfOrdernessMillis;
   private final @Nullable List<Integer> partitions;
+  /** The run the source belongs to: its readers are closed by {@link #closeReadersOf} when the run is over. */
+  private final String runId;
+
+  /**
+   * The open readers of each run in this JVM. The DirectRunner does not close an unbounded source's readers when a
+   * run fails or is cancelled; the supervisor closes them before it starts the next run, so that repeated failures
+   * do not pile up consumers, their threads, sockets and fetch buffers.
+   */
+  private static final Map<String, java.util.Set<Reader>> OPEN_READERS = new java.util.concurrent.ConcurrentHashMap<>();
 
   KafkaClickSource(String bootstrapServers, String topic, String group, ClickRules rules,
-      long maxOutOfOrdernessMillis, @Nullable List<Integer> partitions) {
+      long maxOutOfOrdernessMillis, @Nullable List<Integer> partitions, String runId) {
+    this.runId = runId;
     this.bootstrapServers = bootstrapServers;
     this.topic = topic;
     this.group = group;
@@ -79,7 +89,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     }
     List<KafkaClickSource> splits = new ArrayList<>();
     for (List<Integer> g : groups) {
-      splits.add(new KafkaClickSource(bootstrapServers, topic, group, rules, maxOutOfOrdernessMillis, g));
+      splits.add(new KafkaClickSource(bootstrapServers, topic, group, rules, maxOutOfOrdernessMillis, g, runId));
     }
     return splits;
   }
@@ -102,6 +112,16 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     return new Reader(this, partitions != null ? partitions : discoverPartitions(), checkpoint);
   }
 
+  /** Closes the readers a finished (failed, cancelled) run left open; returns how many. */
+  static int closeReadersOf(String runId) {
+    java.util.Set<Reader> left = OPEN_READERS.remove(runId);
+    if (left == null) {
+      return 0;
+    }
+    left.forEach(Reader::closeLeftOver);
+    return left.size();
+  }
+
   @Override
   public Coder<Checkpoint> getCheckpointMarkCoder() {
     return SerializableCoder.of(Checkpoint.class);
@@ -118,6 +138,9 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
     p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(4 * 1024 * 1024));
+    // One poll is one batch, and the DirectRunner holds up to 10 batches per bundle: 8 MB a poll bounds a bundle
+    // by bytes (80 MB) whatever the records hold; clicks of 60 bytes still come 100,000 to a poll.
+    p.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
     return p;
   }
 
@@ -160,6 +183,9 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     private final AtomicReference<Map<Integer, Long>> toCommit = new AtomicReference<>();
     private @Nullable KafkaConsumer<byte[], byte[]> consumer;
     private @Nullable ClickBatch current;
+    private Map<Integer, Long> committedWhenIdle = Map.of();
+    /** The highest offset committed per partition by this reader. */
+    private final Map<Integer, Long> committed = new java.util.concurrent.ConcurrentHashMap<>();
 
     Reader(KafkaClickSource source, List<Integer> partitions, @Nullable Checkpoint restoredFrom) {
       this.source = source;
@@ -174,6 +200,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     public boolean start() {
       KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(source.consumerProperties());
       consumer = c;
+      OPEN_READERS.computeIfAbsent(source.runId, k -> java.util.concurrent.ConcurrentHashMap.newKeySet()).add(this);
       c.assign(states.keySet());
       Map<TopicPartition, OffsetAndMetadata> committed =
           restoredFrom == null ? c.committed(new HashSet<>(states.keySet())) : Map.of();
@@ -200,6 +227,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
       commitPending(c);
       ConsumerRecords<byte[], byte[]> polled = c.poll(POLL_TIMEOUT);
       if (polled.isEmpty()) {
+        commitIdle(c);
         current = null;
         return false;
       }
@@ -274,14 +302,44 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
       if (offsets == null) {
         return;
       }
+      // Never back: a checkpoint finalized late must not undo a later commit made when the reader was idle.
       Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
-      offsets.forEach((partition, offset) ->
-          commit.put(new TopicPartition(source.topic, partition), new OffsetAndMetadata(offset)));
+      offsets.forEach((partition, offset) -> {
+        if (offset > committed.getOrDefault(partition, -1L)) {
+          committed.put(partition, offset);
+          commit.put(new TopicPartition(source.topic, partition), new OffsetAndMetadata(offset));
+        }
+      });
+      if (commit.isEmpty()) {
+        return;
+      }
       c.commitAsync(commit, (done, error) -> {
         if (error != null) {
           LOG.warn("could not commit offsets {} for group {}: {}", commit, source.group, error.toString());
         }
       });
+    }
+
+    /**
+     * Caught up: commits where the reader is. The DirectRunner finalizes a checkpoint only when the next batch comes,
+     * so without this the last batch before a quiet spell stayed uncommitted, for a day if the partition was quiet
+     * for a day, and a restart took that day for the partition's progress. Committing a read position before its
+     * checkpoint is final is safe here: a resumed run re-reads every window still open at the last committed
+     * record ({@link KafkaSetup#rewindForRestart}), and a runner with durable checkpoints restores its offsets from
+     * them, not from the group.
+     */
+    private void commitIdle(KafkaConsumer<byte[], byte[]> c) {
+      Map<Integer, Long> positions = new HashMap<>();
+      states.forEach((tp, state) -> {
+        if (state.nextOffset >= 0) {
+          positions.put(tp.partition(), state.nextOffset);
+        }
+      });
+      if (!positions.isEmpty() && !positions.equals(committedWhenIdle)) {
+        committedWhenIdle = positions;
+        toCommit.set(positions);
+        commitPending(c);
+      }
     }
 
     private KafkaConsumer<byte[], byte[]> consumer() {
@@ -292,11 +350,38 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+      java.util.Set<Reader> open = OPEN_READERS.get(source.runId);
+      if (open != null) {
+        open.remove(this);
+      }
       if (consumer != null) {
         commitPending(consumer);
         consumer.close(Duration.ofSeconds(5));
         consumer = null;
+      }
+    }
+
+    /**
+     * Closes the consumer of a reader whose run is over, from the supervisor's thread. Nothing is committed: the next
+     * run decides where to resume. A runner thread still inside a poll is woken first.
+     */
+    synchronized void closeLeftOver() {
+      KafkaConsumer<byte[], byte[]> c = consumer;
+      consumer = null;
+      for (int attempt = 0; c != null && attempt < 50; attempt++) {
+        try {
+          c.close(Duration.ZERO);
+          return;
+        } catch (java.util.ConcurrentModificationException inUse) {
+          c.wakeup();
+          try {
+            Thread.sleep(100);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
       }
     }
   }

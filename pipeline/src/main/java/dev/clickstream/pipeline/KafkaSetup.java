@@ -100,7 +100,8 @@ final class KafkaSetup {
   /**
    * Before a continuous run resumes a consumer group: the DirectRunner keeps window state in memory only, so the
    * windows that were open when the last run stopped (or was killed) are gone, although their clicks' offsets may be
-   * committed. This finds the last committed record's Kafka timestamp T (the earliest over the partitions), takes the
+   * committed. This finds the last committed record's Kafka timestamp T (the newest over the partitions, or the
+   * earliest over the partitions that were behind when the run stopped, since those held the watermark), takes the
    * first window boundary R at or after T minus {@code horizonMillis} (a window's length, its lateness, the watermark's
    * delay and a margin for the last writes), and moves the group's committed offsets back to the first record that
    * can belong to a window starting at R or later. Every window from R on is then counted again from all of its
@@ -124,9 +125,21 @@ final class KafkaSetup {
       if (committed.isEmpty()) {
         return null;
       }
-      long lastCommitted = Long.MAX_VALUE;
+      Map<TopicPartition, Long> committedAt = new HashMap<>();
       for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
-        lastCommitted = Math.min(lastCommitted, timestampAt(consumer, e.getKey(), e.getValue().offset() - 1));
+        committedAt.put(e.getKey(), timestampAt(consumer, e.getKey(), e.getValue().offset() - 1));
+      }
+      long newest = committedAt.values().stream().mapToLong(Long::longValue).max().orElseThrow();
+      Map<TopicPartition, Long> ends = consumer.endOffsets(committed.keySet());
+      long lastCommitted = newest;
+      for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
+        // A partition held the watermark back only if it had a backlog when the run stopped: a record after its
+        // committed offset that had arrived by then (no later than the newest committed record anywhere). A
+        // partition that was caught up (quiet for a day, say) held nothing open and does not move the rewind back.
+        long next = e.getValue().offset();
+        if (next < ends.get(e.getKey()) && timestampAt(consumer, e.getKey(), next) <= newest) {
+          lastCommitted = Math.min(lastCommitted, committedAt.get(e.getKey()));
+        }
       }
       long resumeFrom = Math.floorDiv(lastCommitted - horizonMillis + windowSizeMillis - 1, windowSizeMillis)
           * windowSizeMillis;

@@ -3,9 +3,11 @@ package dev.clickstream.pipeline;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
+import org.apache.beam.sdk.io.range.OffsetRange;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
 import org.apache.beam.sdk.transforms.ParDo;
+import org.apache.beam.sdk.transforms.splittabledofn.RestrictionTracker;
 import org.apache.beam.sdk.values.PCollection;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -22,17 +24,17 @@ import org.slf4j.LoggerFactory;
  * until every range has been read, so each window fires once, complete.
  *
  * <p>Why not KafkaIO here: its splittable reader checkpoints every 100 records on the DirectRunner, which held
- * bounded runs to 5,000-9,000 records/s on this machine (issue 6); this reader does the same work at the consumer's
- * speed. A range that stops yielding records before its stop offset for {@link #STALL_TIMEOUT} fails the run, and so
- * does a start offset that retention has deleted: no record is skipped silently.
+ * bounded runs to 5,000-9,000 records/s on this machine (issue 6); this reader judges a whole poll (up to 10,000
+ * records) per claim and checkpoints at most every second or 32 MB. A range that stops yielding records before its
+ * stop offset for {@link #STALL_TIMEOUT} fails the run, and so does a start offset that retention has deleted: no
+ * record is skipped silently.
  */
 public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.OffsetRange>, PCollection<ClickBatch>> {
   private static final Logger LOG = LoggerFactory.getLogger(ReadOffsetRanges.class);
 
   static final Duration STALL_TIMEOUT = Duration.ofSeconds(60);
-  /** A batch is handed over when it holds this many (product, window) cells or dead letters, and at the end. */
-  static final int MAX_CELLS = 100_000;
-  static final int MAX_DEAD_LETTERS = 10_000;
+  /** After handing over this many bytes, a call checkpoints and the rest of its range is read by a later call. */
+  static final long MAX_BYTES_PER_CALL = 32L * 1024 * 1024;
 
   private final String bootstrapServers;
   private final ClickRules rules;
@@ -48,54 +50,105 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
         .setCoder(ClickBatch.ClickBatchCoder.of());
   }
 
+  /**
+   * Reads one offset range as a splittable DoFn: the runner may checkpoint it between records (the DirectRunner does
+   * every second), and it checkpoints itself once it has handed over {@link #MAX_BYTES_PER_CALL} of batches, so that
+   * what one call holds (the DirectRunner keeps a call's whole output in memory until it returns) is bounded by
+   * bytes whatever the records hold: a flood of 1 MB garbage records streams out as dead letters instead of
+   * gathering in one batch. The consumer of a partition is kept between calls.
+   */
+  @DoFn.BoundedPerElement
   static final class ReadRangeFn extends DoFn<KafkaSetup.OffsetRange, ClickBatch> {
     private final String bootstrapServers;
     private final ClickRules rules;
+    private transient java.util.Map<TopicPartition, KafkaConsumer<byte[], byte[]>> consumers;
 
     ReadRangeFn(String bootstrapServers, ClickRules rules) {
       this.bootstrapServers = bootstrapServers;
       this.rules = rules;
     }
 
+    @Setup
+    public void setup() {
+      consumers = new java.util.HashMap<>();
+    }
+
+    @Teardown
+    public void teardown() {
+      // nothing to commit; no need to wait for the broker to drop the fetch sessions
+      consumers.values().forEach(c -> c.close(Duration.ZERO));
+      consumers.clear();
+    }
+
+    @GetInitialRestriction
+    public OffsetRange initialRestriction(@Element KafkaSetup.OffsetRange range) {
+      return new OffsetRange(range.start(), range.stop());
+    }
+
+    @GetRestrictionCoder
+    public org.apache.beam.sdk.coders.Coder<OffsetRange> restrictionCoder() {
+      return OffsetRange.Coder.of();
+    }
+
     @ProcessElement
-    public void process(@Element KafkaSetup.OffsetRange range, OutputReceiver<ClickBatch> out) {
+    public ProcessContinuation process(@Element KafkaSetup.OffsetRange range,
+        RestrictionTracker<OffsetRange, Long> tracker, OutputReceiver<ClickBatch> out) {
       TopicPartition tp = range.topicPartition();
-      ClickBatch.Builder batch = new ClickBatch.Builder(rules);
+      long from = tracker.currentRestriction().getFrom();
+      long stop = tracker.currentRestriction().getTo();
       long began = System.nanoTime();
       long records = 0;
-      KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(bootstrapServers, tp));
+      long handedOver = 0;
+      KafkaConsumer<byte[], byte[]> consumer = consumers.computeIfAbsent(tp, k -> {
+        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProperties(bootstrapServers, k));
+        c.assign(List.of(k));
+        return c;
+      });
+      consumer.seek(tp, from);
+      long lastProgress = System.nanoTime();
       try {
-        consumer.assign(List.of(tp));
-        consumer.seek(tp, range.start());
-        long position = range.start();
-        long lastProgress = System.nanoTime();
-        while (position < range.stop()) {
+        while (true) {
           ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ofMillis(500));
+          long lastInRange = -1;
+          boolean reachedStop = consumer.position(tp) >= stop;
           for (ConsumerRecord<byte[], byte[]> r : polled) {
-            if (r.offset() >= range.stop()) {
-              break;
+            if (r.offset() < stop) {
+              lastInRange = r.offset();
             }
-            records++;
-            batch.add(r.key(), r.value(), r.topic(), r.partition(), r.offset(), r.timestamp());
           }
-          if (batch.isFull(MAX_CELLS, MAX_DEAD_LETTERS)) {
+          // One claim per poll, before any output: nothing may be output after a failed claim, and a claim fails
+          // when the runner has taken the rest of the range as a checkpoint.
+          if (lastInRange >= 0) {
+            if (!tracker.tryClaim(lastInRange)) {
+              return ProcessContinuation.stop();
+            }
+            ClickBatch.Builder batch = new ClickBatch.Builder(rules);
+            for (ConsumerRecord<byte[], byte[]> r : polled) {
+              if (r.offset() <= lastInRange) {
+                records++;
+                batch.add(r.key(), r.value(), r.topic(), r.partition(), r.offset(), r.timestamp());
+              }
+            }
+            handedOver += batch.bytes();
             emit(batch.build(), out);
-          }
-          position = consumer.position(tp);
-          if (!polled.isEmpty()) {
             lastProgress = System.nanoTime();
-          } else if (System.nanoTime() - lastProgress > STALL_TIMEOUT.toNanos()) {
-            throw new IllegalStateException("no records from " + tp + " at offset " + position + " for "
-                + STALL_TIMEOUT.toSeconds() + " s; the range ends at " + range.stop());
+          }
+          if (reachedStop) {
+            tracker.tryClaim(stop); // the range's end: its last offsets may hold no record (a transaction marker)
+            return ProcessContinuation.stop();
+          }
+          if (handedOver >= MAX_BYTES_PER_CALL) {
+            return ProcessContinuation.resume(); // the rest in a later call, once this call's output moved on
+          }
+          if (System.nanoTime() - lastProgress > STALL_TIMEOUT.toNanos()) {
+            throw new IllegalStateException("no records from " + tp + " at offset " + consumer.position(tp)
+                + " for " + STALL_TIMEOUT.toSeconds() + " s; the range ends at " + stop);
           }
         }
       } finally {
-        consumer.close(Duration.ZERO); // nothing to commit; no need to wait for the broker to drop the fetch session
+        LOG.debug("read {}[{}, ...): {} records in {} s", tp, from, records,
+            (System.nanoTime() - began) / 1_000_000 / 1e3);
       }
-      if (!batch.isEmpty()) {
-        emit(batch.build(), out);
-      }
-      LOG.info("read {}: {} records in {} s", range, records, (System.nanoTime() - began) / 1_000_000 / 1e3);
     }
 
     private static void emit(ClickBatch batch, OutputReceiver<ClickBatch> out) {
@@ -110,7 +163,9 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
       Properties p = KafkaSetup.byteConsumerProperties(bootstrapServers);
       p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
       p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
+      // One poll is one batch: at most 10,000 records and, but for one record larger than that, 8 MB.
       p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
+      p.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
       p.put(ConsumerConfig.RECEIVE_BUFFER_CONFIG, Integer.toString(4 * 1024 * 1024));
       p.put(ConsumerConfig.CLIENT_ID_CONFIG, "click-count-range-" + tp);
       return p;

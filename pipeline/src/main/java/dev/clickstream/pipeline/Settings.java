@@ -24,6 +24,7 @@ public record Settings(
     Duration allowedLateness,
     Duration maxOutOfOrderness,
     @Nullable Interval interval,
+    @Nullable Interval early,
     boolean kafkaExactlyOnce,
     boolean createSchema) {
 
@@ -66,6 +67,7 @@ public record Settings(
       throw new IllegalArgumentException("--windowSize must be positive, not " + o.getWindowSize());
     }
     Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
+    Interval early = early(interval, o.getEarlyTo(), windowSize);
     TableName table = TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable()));
     return new Settings(
         required("bootstrapServers", o.getBootstrapServers()),
@@ -81,6 +83,7 @@ public record Settings(
         duration("allowedLateness", o.getAllowedLateness()),
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
         interval,
+        early,
         kafkaExactlyOnce(o, interval),
         o.getCreateSchema() == null || o.getCreateSchema());
   }
@@ -120,8 +123,9 @@ public record Settings(
   static Duration duration(String option, String value) {
     Duration d;
     try {
-      d = Duration.parse(required(option, value));
-    } catch (IllegalArgumentException e) {
+      // java.time reads every ISO-8601 day-time duration (PT90S, PT1M30S, PT2H); Joda's parser only PTnS.
+      d = Duration.millis(java.time.Duration.parse(required(option, value)).toMillis());
+    } catch (java.time.format.DateTimeParseException | ArithmeticException e) {
       throw new IllegalArgumentException(
           "--" + option + " must be an ISO-8601 duration such as PT60S, not '" + value + "'", e);
     }
@@ -155,6 +159,42 @@ public record Settings(
       }
     }
     return new Interval(fromMillis, toMillis);
+  }
+
+  /**
+   * {@code --earlyTo}: the windows of [to, earlyTo) are counted too, early, with the clicks already in the topic; the
+   * run that owns them (whose [from, to) holds them) counts them in full later and dead-letters their rejections.
+   */
+  private static @Nullable Interval early(@Nullable Interval interval, @Nullable String earlyTo,
+      Duration windowSize) {
+    if (earlyTo == null || earlyTo.isEmpty()) {
+      return null;
+    }
+    if (interval == null) {
+      throw new IllegalArgumentException("--earlyTo extends a bounded run: give --from and --to too");
+    }
+    long end = instant("earlyTo", earlyTo);
+    if (end < interval.toMillis()) {
+      throw new IllegalArgumentException("--earlyTo must not be before --to: " + earlyTo + " < "
+          + new Instant(interval.toMillis()));
+    }
+    onWindowBoundary("--earlyTo", end, windowSize);
+    return end == interval.toMillis() ? null : new Interval(interval.toMillis(), end);
+  }
+
+  /** The event times a bounded run counts: its interval, and the early part after it. */
+  public @Nullable Interval countInterval() {
+    return interval == null || early == null ? interval : new Interval(interval.fromMillis(), early.toMillis());
+  }
+
+  private static void onWindowBoundary(String what, long millis, Duration windowSize) {
+    long size = windowSize.getMillis();
+    if (Math.floorMod(millis, size) != 0) {
+      long floor = Math.floorDiv(millis, size) * size;
+      throw new IllegalArgumentException(what + " must fall on a window boundary (a multiple of --windowSize "
+          + windowSize + " since the epoch): " + new Instant(millis) + " lies between " + new Instant(floor)
+          + " and " + new Instant(floor + size));
+    }
   }
 
   private static long instant(String option, String value) {
@@ -216,7 +256,8 @@ public record Settings(
         + ", clickHouseUrl=" + clickHouseUrl + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
-        + (interval == null ? "continuous" : interval) + ", kafkaExactlyOnce=" + kafkaExactlyOnce
+        + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
+        + ", kafkaExactlyOnce=" + kafkaExactlyOnce
         + ", createSchema=" + createSchema + "]";
   }
 }

@@ -173,6 +173,22 @@ public class ClickCountPipelineTest {
     p.run().waitUntilFinish();
   }
 
+  // A bounded run over the first window that counts the second early (--earlyTo): the second window's clicks count,
+  // but a broken record that arrived in it is left to the run that owns the second window.
+  @Test
+  public void anEarlyPartIsCountedButItsRejectionsAreLeftToItsOwner() {
+    Settings.Interval first = new Settings.Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
+    Settings.Interval both = new Settings.Interval(FIRST.start().getMillis(), SECOND.end().getMillis());
+    ClickBatch.Builder builder = new ClickBatch.Builder(
+        new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), both, first));
+    for (Rec r : List.of(click(1, 10, 0), raw("x", 30), click(1, 70, 0), raw("y", 75))) {
+      builder.add(null, r.value(), "clicks", 0, offset++, r.arrival());
+    }
+    ClickBatch b = builder.build();
+    org.hamcrest.MatcherAssert.assertThat(List.of(b.counted(), b.malformed(), (long) b.deadLetters().size()),
+        org.hamcrest.Matchers.equalTo(List.of(2L, 1L, 1L)));
+  }
+
   // The batch carries how many records went which way, and its coder keeps all of it.
   @Test
   public void aBatchCountsItsRecordsAndSurvivesItsCoder() throws Exception {

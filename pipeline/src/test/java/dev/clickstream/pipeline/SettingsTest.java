@@ -78,6 +78,28 @@ class SettingsTest {
   }
 
   @Test
+  void earlyToCountsTheWindowsAfterTheIntervalWithoutOwningThem() {
+    Settings s = settings("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z", "--earlyTo=2026-11-26T10:03:00Z");
+    assertThat(s.interval(), equalTo(new Settings.Interval(1_795_687_200_000L, 1_795_687_260_000L)));
+    assertThat(s.countInterval(), equalTo(new Settings.Interval(1_795_687_200_000L, 1_795_687_380_000L)));
+    assertThat(settings("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z", "--earlyTo=2026-11-26T10:01:00Z")
+        .early(), equalTo(null));
+    assertThat(error("--earlyTo=2026-11-26T10:03:00Z"), containsString("give --from and --to too"));
+    assertThat(error("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z", "--earlyTo=2026-11-26T09:59:00Z"),
+        containsString("--earlyTo must not be before --to"));
+    assertThat(error("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z", "--earlyTo=2026-11-26T10:01:30Z"),
+        containsString("--earlyTo must fall on a window boundary"));
+  }
+
+  @Test
+  void durationsTakeMinutesAndHoursToo() {
+    Settings s = settings("--windowSize=PT10M", "--allowedLateness=PT1M30S", "--maxOutOfOrderness=PT0.5S");
+    assertThat(s.windowSize().getMillis(), equalTo(600_000L));
+    assertThat(s.allowedLateness().getMillis(), equalTo(90_000L));
+    assertThat(s.maxOutOfOrderness().getMillis(), equalTo(500L));
+  }
+
+  @Test
   void badValuesAreRejectedNamingTheOption() {
     assertThat(error("--from=2026-11-26T10:00:00Z"), containsString("both --from and --to"));
     assertThat(error("--from=2026-11-26T10:05:00Z", "--to=2026-11-26T10:00:00Z"), containsString("before --to"));

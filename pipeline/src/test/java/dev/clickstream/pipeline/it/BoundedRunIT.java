@@ -90,14 +90,19 @@ class BoundedRunIT {
 
     // The newest aggregate per (product, window) in Kafka: a product's records share a partition, so offset order is
     // write order.
+    // A bounded run fires each window once, complete, after it read everything: one ON_TIME pane per cell.
     Map<List<Long>, Long> newest = new HashMap<>();
+    Map<List<Long>, Long> panes = new HashMap<>();
     for (ConsumerRecord<byte[], byte[]> r : LocalStack.readAll(AGGREGATES)) {
       JsonNode a = JSON.readTree(r.value());
+      assertThat(a.get("pane_timing").asText(), equalTo("ON_TIME"));
+      panes.merge(List.of(a.get("product_id").asLong(), a.get("window_start").asLong()), 1L, Long::sum);
       assertThat(new String(r.key()), equalTo(a.get("product_id").asText()));
       assertThat(a.get("window_end").asLong() - a.get("window_start").asLong(), equalTo(60_000L));
       newest.put(List.of(a.get("product_id").asLong(), a.get("window_start").asLong()), a.get("count").asLong());
     }
     assertThat(newest, equalTo(expected));
+    assertThat(new java.util.HashSet<>(panes.values()), equalTo(java.util.Set.of(1L)));
 
     // Dead letters: every malformed record that arrived in the interval, and every too-late click, with a reason.
     Map<String, Long> byReason = new HashMap<>();

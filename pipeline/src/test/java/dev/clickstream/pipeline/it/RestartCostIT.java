@@ -1,0 +1,268 @@
+package dev.clickstream.pipeline.it;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.lessThan;
+import static org.hamcrest.Matchers.lessThanOrEqualTo;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a restart of the continuous pipeline costs on the DirectRunner (issue 10.6): the re-read after a restart is
+ * bounded by what the open windows need, not by the quietest partition; and repeated failures, each followed by an
+ * in-process restart, do not pile up Kafka consumers, threads, sockets or heap.
+ */
+class RestartCostIT {
+  private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
+  private static final Path STACK_DIR = Path.of(System.getProperty("stack.dir", "../.local-stack"));
+  private static final int FAILURES = 4;
+  private static final Pattern READ = Pattern.compile("click-count continuous run: read ([0-9,]+) records");
+
+  // Partition 1 got two clicks a day ago and nothing since; partition 0 a day of history, then new clicks after a
+  // SIGKILL. The restart must re-read minutes of partition 0, not the day back to partition 1's last click.
+  @Test
+  void aQuietPartitionDoesNotMakeTheRestartReReadTheDay() throws Exception {
+    LocalStack.requireRunning();
+    String topic = "it_quiet_" + RUN;
+    String table = "analytics.it_quiet_" + RUN;
+    String group = "it_quiet_" + RUN;
+    createTopic(topic, 2);
+    long now = System.currentTimeMillis();
+    long day = Duration.ofDays(1).toMillis();
+    int history = 20_000;
+    try (KafkaProducer<byte[], byte[]> producer = producer()) {
+      send(producer, topic, 1, now - day);
+      for (int i = 0; i < history; i++) {
+        send(producer, topic, 0, now - day + (day - Duration.ofHours(1).toMillis()) * i / history);
+      }
+    }
+    String[] options = {"--inputTopic=" + topic, "--outputTopic=" + topic + "_agg",
+        "--deadLetterTopic=" + topic + "_dlq", "--clickHouseTable=" + table, "--consumerGroup=" + group,
+        "--windowSize=PT600S", "--allowedLateness=PT60S"};
+    Path firstLog = Files.createTempFile("quiet-first-", ".log");
+    Process first = LocalStack.startPipeline(firstLog, options);
+    Process second = null;
+    try {
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+      while (clicksBefore(table, now - Duration.ofMinutes(30).toMillis()) < history + 1L && first.isAlive()
+          && System.nanoTime() < deadline) {
+        Thread.sleep(500);
+      }
+      // Partition 1's last click of the day, in a batch of its own (two batches: its first one gets committed
+      // whatever the reader does when idle).
+      try (KafkaProducer<byte[], byte[]> producer = producer()) {
+        send(producer, topic, 1, now - day + 1000);
+      }
+      awaitCommitted(group, new TopicPartition(topic, 1), 1, first, firstLog);
+      awaitCommitted(group, new TopicPartition(topic, 0), history, first, firstLog);
+      first.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+
+      int fresh = 50;
+      try (KafkaProducer<byte[], byte[]> producer = producer()) {
+        for (int i = 0; i < fresh; i++) {
+          send(producer, topic, 0, System.currentTimeMillis());
+        }
+      }
+      Path secondLog = Files.createTempFile("quiet-second-", ".log");
+      second = LocalStack.startPipeline(secondLog, options);
+      awaitCommitted(group, new TopicPartition(topic, 0), history + fresh, second, secondLog);
+      second.destroy(); // SIGTERM: the run prints its summary
+      assertTrue(second.waitFor(60, TimeUnit.SECONDS));
+      String log = Files.readString(secondLog);
+      // The history's windows were closed and counted by the first run, and still are.
+      assertThat(log, clicksBefore(table, now - Duration.ofMinutes(30).toMillis()), equalTo(history + 1L));
+      Matcher read = READ.matcher(log);
+      assertTrue(read.find(), log);
+      long reRead = Long.parseLong(read.group(1).replace(",", ""));
+      System.err.printf("restart after a day-old quiet partition: read %,d records (%,d new)%n", reRead, fresh);
+      assertThat(reRead, lessThan(2_000L)); // the last minutes of history, not the day of it
+    } finally {
+      first.destroyForcibly();
+      if (second != null) {
+        second.destroyForcibly();
+      }
+    }
+  }
+
+  // ClickHouse killed four times under a live stream: four failed runs, each restarted in the same JVM. Afterwards
+  // the JVM holds no more Kafka consumers, threads, sockets or heap than after its first start.
+  @Test
+  void repeatedFailuresDoNotPileUpConsumersThreadsSocketsOrHeap() throws Exception {
+    LocalStack.requireRunning();
+    String topic = "it_fail_" + RUN;
+    String table = "analytics.it_fail_" + RUN;
+    createTopic(topic, 2);
+    CompletableFuture<dev.clickstream.generator.Oracle> clicks = LocalStack.generateInBackground("--topic", topic,
+        "--start", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(), "--pace", "real", "--duration", "PT100S",
+        "--rate", "100", "--window-size", "PT2S", "--allowed-lateness", "PT5S", "--progress-interval", "PT30S");
+    Path log = Files.createTempFile("failures-", ".log");
+    Process pipeline = LocalStack.startPipeline(log, "--inputTopic=" + topic, "--outputTopic=" + topic + "_agg",
+        "--deadLetterTopic=" + topic + "_dlq", "--clickHouseTable=" + table, "--consumerGroup=it_fail_" + RUN,
+        "--windowSize=PT2S", "--allowedLateness=PT5S", "--maxOutOfOrderness=PT1S");
+    try {
+      Thread.sleep(15_000);
+      Resources before = Resources.of(pipeline);
+      for (int failure = 1; failure <= FAILURES; failure++) {
+        killClickHouse();
+        awaitLogCount(log, "the pipeline failed", failure, pipeline);
+        startClickHouse();
+        awaitLogCount(log, "starting with Settings", failure + 1, pipeline);
+      }
+      Thread.sleep(10_000); // the last restart's readers are up and writing
+      assertTrue(pipeline.isAlive(), Files.readString(log));
+      Resources after = Resources.of(pipeline);
+      System.err.printf("after %d failures and restarts: %s; after the first start: %s%n", FAILURES, after, before);
+      assertThat(after.consumers(), lessThanOrEqualTo(before.consumers()));
+      assertThat(after.threads(), lessThanOrEqualTo(before.threads() + 5));
+      // Each failed run's readers held a socket to the broker each: 8 more after 4 failures before the fix.
+      assertThat(after.sockets(), lessThanOrEqualTo(before.sockets() + 2));
+      assertThat(after.heapUsedKb(), lessThan(before.heapUsedKb() + 64 * 1024));
+      assertThat(before.consumers(), greaterThan(0L));
+      clicks.get(3, TimeUnit.MINUTES);
+    } finally {
+      pipeline.destroy();
+      pipeline.waitFor(30, TimeUnit.SECONDS);
+      startClickHouse();
+    }
+  }
+
+  /** What the pipeline's JVM holds: live KafkaConsumer objects (after a full GC), threads, sockets, heap in use. */
+  record Resources(long consumers, long threads, long sockets, long heapUsedKb) {
+    static Resources of(Process p) throws Exception {
+      String histogram = jcmd(p, "GC.class_histogram");
+      long consumers = 0;
+      for (String line : histogram.split("\n")) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length >= 4 && f[3].equals("org.apache.kafka.clients.consumer.KafkaConsumer")) {
+          consumers = Long.parseLong(f[1]);
+        }
+      }
+      Matcher used = Pattern.compile("used (\\d+)K").matcher(jcmd(p, "GC.heap_info"));
+      long heap = used.find() ? Long.parseLong(used.group(1)) : -1;
+      long threads;
+      try (var tasks = Files.list(Path.of("/proc/" + p.pid() + "/task"))) {
+        threads = tasks.count();
+      }
+      long sockets = 0;
+      try (var fds = Files.list(Path.of("/proc/" + p.pid() + "/fd"))) {
+        for (Path fd : fds.toList()) {
+          try {
+            if (Files.readSymbolicLink(fd).toString().startsWith("socket:")) {
+              sockets++;
+            }
+          } catch (java.io.IOException closedMeanwhile) {
+            // gone between the listing and the read
+          }
+        }
+      }
+      return new Resources(consumers, threads, sockets, heap);
+    }
+  }
+
+  private static String jcmd(Process p, String command) throws Exception {
+    Process jcmd = new ProcessBuilder("jcmd", Long.toString(p.pid()), command).redirectErrorStream(true).start();
+    String out = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(jcmd.waitFor(60, TimeUnit.SECONDS), "jcmd " + command);
+    return out;
+  }
+
+  private static void killClickHouse() throws Exception {
+    long pid = Long.parseLong(Files.readString(STACK_DIR.resolve("clickhouse/clickhouse.pid")).strip());
+    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    ProcessHandle.of(pid).ifPresent(h -> h.onExit().join());
+  }
+
+  private static void startClickHouse() throws Exception {
+    Process p = new ProcessBuilder("../services/local-stack.sh", "start", "clickhouse").inheritIO().start();
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, "local-stack.sh start clickhouse");
+  }
+
+  private static void awaitLogCount(Path log, String line, int count, Process pipeline) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (System.nanoTime() < deadline && pipeline.isAlive()) {
+      if (Files.readString(log).split(Pattern.quote(line), -1).length - 1 >= count) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("no " + count + " x '" + line + "' in the pipeline's log:\n" + Files.readString(log));
+  }
+
+  private static void awaitCommitted(String group, TopicPartition tp, long offset, Process pipeline, Path log)
+      throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+    try (Admin admin = Admin.create(adminProperties())) {
+      while (System.nanoTime() < deadline && pipeline.isAlive()) {
+        Map<TopicPartition, OffsetAndMetadata> committed =
+            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+        if (committed.get(tp) != null && committed.get(tp).offset() >= offset) {
+          Thread.sleep(3_000); // the windows fired before the commit reach ClickHouse
+          return;
+        }
+        Thread.sleep(500);
+      }
+    }
+    throw new AssertionError(group + " never committed " + tp + " up to " + offset + ":\n" + Files.readString(log));
+  }
+
+  /** The clicks counted in the windows that start before {@code millis}. */
+  private static long clicksBefore(String table, long millis) throws Exception {
+    String sum;
+    try {
+      sum = LocalStack.query("SELECT sum(count) FROM " + table + " FINAL WHERE timestamp < " + millis).strip();
+    } catch (java.io.IOException notCreatedYet) {
+      return 0;
+    }
+    return sum.isEmpty() ? 0 : Long.parseLong(sum);
+  }
+
+  private static void createTopic(String topic, int partitions) throws Exception {
+    try (Admin admin = Admin.create(adminProperties())) {
+      admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()))).all().get();
+    }
+  }
+
+  private static Properties adminProperties() {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
+    return p;
+  }
+
+  private static KafkaProducer<byte[], byte[]> producer() {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+  }
+
+  /** A click of product 1 whose event time is its Kafka timestamp, to one partition. */
+  private static void send(KafkaProducer<byte[], byte[]> producer, String topic, int partition, long millis) {
+    byte[] click = ("{\"product_id\":1,\"user_id\":1,\"timestamp\":" + millis + "}").getBytes(StandardCharsets.UTF_8);
+    producer.send(new ProducerRecord<>(topic, partition, millis, null, click));
+  }
+}
