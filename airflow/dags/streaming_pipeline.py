@@ -17,7 +17,9 @@ This file does no I/O when it is imported.
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 from datetime import timedelta
 
@@ -59,13 +61,37 @@ CLICKHOUSE_USER = os.environ.get("CLICK_CLICKHOUSE_USER", "")
 PASSWORD_VARIABLE = "CLICKHOUSE_PASSWORD"
 WINDOW_SIZE = os.environ.get("CLICK_WINDOW_SIZE", "PT60S")  # the schedule's minute must be whole windows
 ALLOWED_LATENESS = os.environ.get("CLICK_ALLOWED_LATENESS", "PT60S")
+MAX_OUT_OF_ORDERNESS = os.environ.get("CLICK_MAX_OUT_OF_ORDERNESS", "PT5S")
+# How long after a click's Kafka timestamp it may still be on its way into the topic (a producer's linger, retries).
+DELIVERY_MARGIN = os.environ.get("CLICK_DELIVERY_MARGIN", "PT10S")
 
 GENERATE = os.environ.get("CLICK_GENERATE", "true").lower() == "true"
 GENERATOR_RATE = os.environ.get("CLICK_GENERATOR_RATE", "1000")
 ORACLE_DIR = os.environ.get("CLICK_ORACLE_DIR", os.path.join(REPO, ".local-stack", "oracles"))
 
-INTERVAL_FROM = "{{ data_interval_start.in_timezone('UTC').strftime('%Y-%m-%dT%H:%M:%SZ') }}"
-INTERVAL_TO = "{{ data_interval_end.in_timezone('UTC').strftime('%Y-%m-%dT%H:%M:%SZ') }}"
+SCHEDULE = timedelta(minutes=1)
+
+
+def _seconds(iso_duration: str) -> float:
+    """PT60S, PT1M30S, PT0.5S: the pipeline's ISO-8601 durations (hours, minutes, seconds), without I/O."""
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?", iso_duration)
+    if not match or iso_duration == "PT":
+        raise ValueError(f"not an ISO-8601 duration of hours, minutes and seconds: {iso_duration!r}")
+    hours, minutes, seconds = (float(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+# A click of a window may arrive until the window's end + allowed lateness, and the bounded run reads Kafka timestamps
+# maxOutOfOrderness beyond that; after the delivery margin every such click is in the topic. SETTLE is that deadline
+# rounded up to whole schedule intervals: the run at T settles (counts in full, and dead-letters the rejections of)
+# the interval [T - SETTLE - 1 min, T - SETTLE), and counts the minutes after it, up to T, early.
+SETTLE = SCHEDULE * math.ceil(
+    (_seconds(ALLOWED_LATENESS) + _seconds(MAX_OUT_OF_ORDERNESS) + _seconds(DELIVERY_MARGIN))
+    / SCHEDULE.total_seconds())
+_UTC = ".in_timezone('UTC').strftime('%Y-%m-%dT%H:%M:%SZ')"
+SETTLED_FROM = f"{{{{ data_interval_start.subtract(seconds={int(SETTLE.total_seconds())}){_UTC} }}}}"
+SETTLED_TO = f"{{{{ data_interval_end.subtract(seconds={int(SETTLE.total_seconds())}){_UTC} }}}}"
+EARLY_TO = f"{{{{ data_interval_end{_UTC} }}}}"
 
 SINK_OPTIONS = {
     "bootstrapServers": KAFKA_BOOTSTRAP,
@@ -80,8 +106,10 @@ PIPELINE_OPTIONS = {
     **SINK_OPTIONS,
     "windowSize": WINDOW_SIZE,
     "allowedLateness": ALLOWED_LATENESS,
-    "from": INTERVAL_FROM,
-    "to": INTERVAL_TO,
+    "maxOutOfOrderness": MAX_OUT_OF_ORDERNESS,
+    "from": SETTLED_FROM,
+    "to": SETTLED_TO,
+    "earlyTo": EARLY_TO,
     "createSchema": "false",  # ensure_schema did it; the pipeline still checks the live table
     **({"flinkMaster": FLINK_MASTER, "checkpointingInterval": FLINK_CHECKPOINT_INTERVAL_MS,
         "parallelism": FLINK_PARALLELISM} if RUNNER == "FlinkRunner" and FLINK_MASTER else {}),
@@ -136,26 +164,35 @@ def _generate_clicks(**context) -> str:
 
 
 def _verify_counts(**context) -> dict:
-    """ClickHouse against the oracle when this interval's clicks were generated; sanity checks otherwise."""
+    """Every minute the run counted, [settled start, data interval end): equal to its oracle where its clicks were
+    generated (all of them, late ones included, were written before the count); sane otherwise."""
     start_ms, end_ms = _interval_ms(context)
-    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms, end_ms,
+    settle_ms = int(SETTLE.total_seconds() * 1000)
+    step_ms = end_ms - start_ms
+    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms - settle_ms, end_ms,
                                    user=CLICKHOUSE_USER or None, password=os.environ.get(PASSWORD_VARIABLE))
-    oracle_file = _oracle_path(start_ms, end_ms)
-    if os.path.exists(oracle_file):
-        expected = click_checks.expected_counts(click_checks.load_oracle(oracle_file))
-        wrong = click_checks.differences(expected, rows)
-        if wrong:
-            raise AirflowFailException(f"{len(wrong)} of {len(expected)} counts differ from the oracle "
-                                       f"{oracle_file}:\n" + "\n".join(wrong[:20]))
-        checked = "equal to the oracle"
-    else:
-        window_ms = int(pendulum.parse(WINDOW_SIZE).total_seconds() * 1000)
-        problems = click_checks.sanity_problems(rows, window_ms, start_ms, end_ms)
-        if problems:
-            raise AirflowFailException("sanity checks failed:\n" + "\n".join(problems[:20]))
-        checked = "sane (no oracle for this interval)"
+    window_ms = int(_seconds(WINDOW_SIZE) * 1000)
+    checked = {}
+    for minute_start in range(start_ms - settle_ms, end_ms, step_ms):
+        minute_end = minute_start + step_ms
+        minute_rows = [r for r in rows if minute_start <= r[1] < minute_end]
+        state = "settled" if minute_end <= end_ms - settle_ms else "early"
+        oracle_file = _oracle_path(minute_start, minute_end)
+        if os.path.exists(oracle_file):
+            expected = click_checks.expected_counts(click_checks.load_oracle(oracle_file))
+            wrong = click_checks.differences(expected, minute_rows)
+            if wrong:
+                raise AirflowFailException(f"{len(wrong)} of {len(expected)} counts of [{minute_start}, {minute_end})"
+                                           f" differ from the oracle {oracle_file}:\n" + "\n".join(wrong[:20]))
+            checked[minute_start] = f"{state}, equal to the oracle"
+        else:
+            problems = click_checks.sanity_problems(minute_rows, window_ms, minute_start, minute_end)
+            if problems:
+                raise AirflowFailException(f"sanity checks of [{minute_start}, {minute_end}) failed:\n"
+                                           + "\n".join(problems[:20]))
+            checked[minute_start] = f"{state}, sane (no oracle)" if minute_rows else f"{state}, no clicks"
     summary = {"rows": len(rows), "clicks": sum(r[3] for r in rows), "checked": checked}
-    print(f"ClickHouse {CLICKHOUSE_TABLE} for [{start_ms}, {end_ms}): {summary}")
+    print(f"ClickHouse {CLICKHOUSE_TABLE} for [{start_ms - settle_ms}, {end_ms}): {summary}")
     return summary
 
 

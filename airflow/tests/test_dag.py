@@ -83,8 +83,13 @@ def test_the_beam_task_runs_the_bundled_jar_over_its_own_interval(dag):
     assert task.job_class == "dev.clickstream.pipeline.ClickCountPipeline"
     assert task.runner == "DirectRunner"
     options = render_options(task, pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC"))
-    assert options["from"] == "2026-11-26T10:00:00Z"
-    assert options["to"] == "2026-11-26T10:01:00Z"
+    # The run for [10:00, 10:01) settles the minute whose late clicks are all in by now: allowed lateness (60 s)
+    # + maxOutOfOrderness (5 s) + delivery margin (10 s), rounded up to 2 minutes back; the minutes after it are
+    # counted early, up to the end of the data interval.
+    assert options["from"] == "2026-11-26T09:58:00Z"
+    assert options["to"] == "2026-11-26T09:59:00Z"
+    assert options["earlyTo"] == "2026-11-26T10:01:00Z"
+    assert options["maxOutOfOrderness"] == "PT5S"
     assert options["inputTopic"] == "clicks"
     assert options["clickHouseTable"] == "analytics.product_clicks"
     assert options["createSchema"] == "false"
@@ -98,12 +103,24 @@ def test_consecutive_runs_leave_no_gap_and_no_overlap(dag):
     first = render_options(task, pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC"))
     second = render_options(task, pendulum.datetime(2026, 11, 26, 10, 1, tz="UTC"))
     assert first["to"] == second["from"]
+    assert (first["earlyTo"], second["earlyTo"]) == ("2026-11-26T10:01:00Z", "2026-11-26T10:02:00Z")
+
+
+def test_the_settled_minute_follows_the_allowed_lateness(monkeypatch):
+    monkeypatch.setenv("CLICK_ALLOWED_LATENESS", "PT20S")
+    module = load_module("streaming_pipeline_short_lateness")
+    assert module.SETTLE.total_seconds() == 60  # 20 s + 5 s + 10 s fits in one minute
+    options = render_options(module.dag.get_task("aggregate_clicks"), pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC"))
+    assert (options["from"], options["to"], options["earlyTo"]) == (
+        "2026-11-26T09:59:00Z", "2026-11-26T10:00:00Z", "2026-11-26T10:01:00Z")
+    monkeypatch.setenv("CLICK_ALLOWED_LATENESS", "PT2M")
+    assert load_module("streaming_pipeline_long_lateness").SETTLE.total_seconds() == 180
 
 
 def test_a_non_utc_logical_date_is_rendered_in_utc(dag):
     options = render_options(dag.get_task("aggregate_clicks"),
                              pendulum.datetime(2026, 11, 26, 11, 0, tz="Europe/Paris"))
-    assert options["from"] == "2026-11-26T10:00:00Z"
+    assert options["earlyTo"] == "2026-11-26T10:01:00Z"
 
 
 def test_runner_and_flink_master_come_from_the_environment(monkeypatch):
