@@ -4,7 +4,9 @@
 #   → run the Beam pipeline with `mvn exec` on the DirectRunner, bounded to the generated interval
 #   → show the top products per window from ClickHouse, what reached Kafka, and whether the counts equal the
 #     generator's oracle.
-# Settings (environment): DEMO_WINDOWS (5 one-minute windows), DEMO_RATE (1000 clicks per second of event time).
+# Settings (environment): DEMO_WINDOWS (5 one-minute windows), DEMO_RATE (1000 clicks per second of event time),
+# DEMO_KAFKA=sasl_ssl to run every Kafka client (generator, pipeline, offset checks) through the broker's SASL_SSL
+# listener with the stack's client properties file, as against a secured production Kafka.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +27,11 @@ mvn -B -q install -DskipTests
 step "Starting the local Kafka and ClickHouse"
 "$stack" start
 eval "$("$stack" env)"
+kafka_config=()  # Kafka's tools: --command-config FILE
+if [[ "${DEMO_KAFKA:-plaintext}" == sasl_ssl ]]; then
+  KAFKA_BOOTSTRAP="$KAFKA_SASL_BOOTSTRAP"
+  kafka_config=(--command-config "$KAFKA_SASL_PROPERTIES")
+fi
 
 # Each demo run takes the minutes after the previous run's, so that the topic never holds two runs' clicks for
 # the same window (the oracle would not know about the first ones).
@@ -39,21 +46,22 @@ from="$(date -u -d "@$(( from_min * 60 ))" +%Y-%m-%dT%H:%M:%SZ)"
 to="$(date -u -d "@$(( to_min * 60 ))" +%Y-%m-%dT%H:%M:%SZ)"
 
 offsets() { # offsets <topic>: the sum of the topic's end offsets (0 if it does not exist yet)
-  { "$stack" kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$KAFKA_BOOTSTRAP" --topic "$1" \
-    2>/dev/null || true; } | awk -F: '{ s += $3 } END { print s + 0 }'
+  { "$stack" kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$KAFKA_BOOTSTRAP" \
+    ${kafka_config[@]+"${kafka_config[@]}"} --topic "$1" 2>/dev/null || true; } | awk -F: '{ s += $3 } END { print s + 0 }'
 }
 aggregates_before=$(offsets aggregation_clicks)
 dead_before=$(offsets clicks_dlq)
 
 step "Generating $WINDOWS minutes of clicks at $RATE/s of event time, [$from, $to)"
-mvn -B -q -pl generator exec:exec -Dgenerator.args="--bootstrap-servers $KAFKA_BOOTSTRAP --start $from \
+mvn -B -q -pl generator exec:exec -Dgenerator.args="--bootstrap-servers $KAFKA_BOOTSTRAP ${kafka_config[*]-} --start $from \
   --duration PT${WINDOWS}M --rate $RATE --popularity zipf:1.1 --late-fraction 0.05 --late-delay PT90S \
   --malformed-fraction 0.01 --expected $demo_dir/expected.json"
 echo "$to_min" > "$demo_dir/last-to-minute"
 
 step "Running the pipeline (DirectRunner, bounded to [$from, $to))"
 mvn -B -q -pl pipeline exec:exec \
-  -Dpipeline.args="--bootstrapServers=$KAFKA_BOOTSTRAP '--clickHouseUrl=$CLICKHOUSE_JDBC_URL' --from=$from --to=$to"
+  -Dpipeline.args="--bootstrapServers=$KAFKA_BOOTSTRAP ${kafka_config[1]+--kafkaProperties=${kafka_config[1]}} \
+'--clickHouseUrl=$CLICKHOUSE_JDBC_URL' --from=$from --to=$to"
 
 step "Top 3 products per window in ClickHouse (analytics.product_clicks FINAL)"
 from_ms=$(( from_min * 60000 )); to_ms=$(( to_min * 60000 ))

@@ -21,7 +21,9 @@ trap stop_stack EXIT
 eval "$("$stack" env)"
 
 start=$SECONDS
-mvn -B verify -Dkafka.bootstrap="$KAFKA_BOOTSTRAP" -Dclickhouse.http="$CLICKHOUSE_HTTP/"
+mvn -B verify -Dkafka.bootstrap="$KAFKA_BOOTSTRAP" -Dclickhouse.http="$CLICKHOUSE_HTTP/" \
+  -Dkafka.sasl.bootstrap="$KAFKA_SASL_BOOTSTRAP" -Dkafka.sasl.properties="$KAFKA_SASL_PROPERTIES" \
+  -Dclickhouse.https="$CLICKHOUSE_HTTPS/" -Dclickhouse.ca="$CLICKHOUSE_CA_FILE"
 maven_done=$SECONDS
 echo "test command: Maven tests passed in $((maven_done - start)) s"
 
@@ -29,5 +31,6 @@ venv="$("$repo/scripts/airflow-venv.sh")"
 venv_done=$SECONDS
 echo "test command: Airflow virtualenv ready in $((venv_done - maven_done)) s"
 CLICK_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" CLICK_CLICKHOUSE_HTTP="$CLICKHOUSE_HTTP/" CLICK_CLICKHOUSE_JDBC_URL="$CLICKHOUSE_JDBC_URL" \
+  CLICK_CLICKHOUSE_HTTPS="$CLICKHOUSE_HTTPS/" CLICK_CLICKHOUSE_CA_FILE="$CLICKHOUSE_CA_FILE" \
   "$venv/bin/python" -m pytest -v -s -p no:cacheprovider airflow/tests runners/tests
 echo "test command: Airflow and Compose tests passed in $((SECONDS - venv_done)) s; all tests in $((SECONDS - start)) s"

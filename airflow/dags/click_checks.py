@@ -9,6 +9,7 @@ import argparse
 import base64
 import json
 import re
+import ssl
 import sys
 import urllib.request
 
@@ -26,8 +27,9 @@ def expected_counts(oracle: dict) -> dict[tuple[int, int], int]:
 
 
 def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int, user: str | None = None,
-               password: str | None = None) -> list[tuple[int, int, int, int]]:
-    """(product_id, window start, window end, count) of the FINAL view for windows starting in [start, end)."""
+               password: str | None = None, cafile: str | None = None) -> list[tuple[int, int, int, int]]:
+    """(product_id, window start, window end, count) of the FINAL view for windows starting in [start, end).
+    `clickhouse` may be an https:// URL; `cafile` is then a PEM file of the certificates to trust (else the system's)."""
     if not _TABLE.fullmatch(table):
         raise ValueError(f"table must be database.table, plain identifiers, not {table!r}")
     sql = (f"SELECT product_id, timestamp, window_end, count FROM {table} FINAL "
@@ -37,7 +39,8 @@ def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int, user: st
     if user:
         token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
+    context = ssl.create_default_context(cafile=cafile) if clickhouse.startswith("https:") else None
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
         lines = response.read().decode().splitlines()
     return [tuple(int(v) for v in line.split("\t")) for line in lines if line]
 
@@ -70,11 +73,12 @@ def main() -> int:
     parser.add_argument("expected")
     parser.add_argument("--table", default="analytics.product_clicks")
     parser.add_argument("--clickhouse", default="http://127.0.0.1:8123/")
+    parser.add_argument("--cafile", help="PEM certificates to trust for an https:// --clickhouse")
     args = parser.parse_args()
     oracle = load_oracle(args.expected)
     expected = expected_counts(oracle)
     size = oracle["window_size_ms"]
-    rows = final_rows(args.clickhouse, args.table, oracle["from"] // size * size, oracle["to"])
+    rows = final_rows(args.clickhouse, args.table, oracle["from"] // size * size, oracle["to"], cafile=args.cafile)
     wrong = differences(expected, rows)
     if not wrong:
         print(f"ClickHouse matches the generator's oracle: {len(expected):,} (product, window) counts, "

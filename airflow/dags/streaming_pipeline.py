@@ -46,6 +46,9 @@ FLINK_PARALLELISM = os.environ.get("CLICK_FLINK_PARALLELISM", "2")
 JAVA_HEAP = os.environ.get("CLICK_JAVA_HEAP", "1g")
 
 KAFKA_BOOTSTRAP = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+# A Kafka client properties file (TLS, SASL, ...) for every Kafka client: the pipeline's --kafkaProperties and the
+# generator's --command-config. The file holds the secrets; only its path is passed.
+KAFKA_PROPERTIES = os.environ.get("CLICK_KAFKA_PROPERTIES", "")
 INPUT_TOPIC = os.environ.get("CLICK_INPUT_TOPIC", "clicks")
 OUTPUT_TOPIC = os.environ.get("CLICK_OUTPUT_TOPIC", "aggregation_clicks")
 DEAD_LETTER_TOPIC = os.environ.get("CLICK_DEAD_LETTER_TOPIC", "clicks_dlq")
@@ -54,6 +57,8 @@ CLICKHOUSE_JDBC_URL = os.environ.get(
     "jdbc:clickhouse://127.0.0.1:8123/analytics"
     "?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics")
 CLICKHOUSE_HTTP = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
+# For an https:// CLICK_CLICKHOUSE_HTTP: a PEM file of the certificates to trust (else the system's).
+CLICKHOUSE_CA_FILE = os.environ.get("CLICK_CLICKHOUSE_CA_FILE") or None
 CLICKHOUSE_TABLE = os.environ.get("CLICK_CLICKHOUSE_TABLE", "analytics.product_clicks")
 # A ClickHouse user with a password (Compose): the password is read at run time from the environment variable
 # CLICKHOUSE_PASSWORD by the pipeline and the checks, and never becomes an option or a log line.
@@ -95,6 +100,7 @@ EARLY_TO = f"{{{{ data_interval_end{_UTC} }}}}"
 
 SINK_OPTIONS = {
     "bootstrapServers": KAFKA_BOOTSTRAP,
+    **({"kafkaProperties": KAFKA_PROPERTIES} if KAFKA_PROPERTIES else {}),
     "inputTopic": INPUT_TOPIC,
     "outputTopic": OUTPUT_TOPIC,
     "deadLetterTopic": DEAD_LETTER_TOPIC,
@@ -152,7 +158,8 @@ def _generate_clicks(**context) -> str:
     os.makedirs(os.path.dirname(oracle), exist_ok=True)
     partial = oracle + ".partial"
     _java(["-jar", GENERATOR_JAR], [
-        "--bootstrap-servers", KAFKA_BOOTSTRAP, "--topic", INPUT_TOPIC,
+        "--bootstrap-servers", KAFKA_BOOTSTRAP, *(["--command-config", KAFKA_PROPERTIES] if KAFKA_PROPERTIES else []),
+        "--topic", INPUT_TOPIC,
         "--start", context["data_interval_start"].in_timezone("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
         "--duration", f"PT{(end_ms - start_ms) // 1000}S", "--rate", GENERATOR_RATE,
         "--popularity", "zipf:1.1", "--late-fraction", "0.05", "--late-delay", "PT90S",
@@ -170,7 +177,8 @@ def _verify_counts(**context) -> dict:
     settle_ms = int(SETTLE.total_seconds() * 1000)
     step_ms = end_ms - start_ms
     rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms - settle_ms, end_ms,
-                                   user=CLICKHOUSE_USER or None, password=os.environ.get(PASSWORD_VARIABLE))
+                                   user=CLICKHOUSE_USER or None, password=os.environ.get(PASSWORD_VARIABLE),
+                                   cafile=CLICKHOUSE_CA_FILE)
     window_ms = int(_seconds(WINDOW_SIZE) * 1000)
     checked = {}
     for minute_start in range(start_ms - settle_ms, end_ms, step_ms):

@@ -140,3 +140,24 @@ def test_runner_and_flink_master_come_from_the_environment(monkeypatch):
     assert task.pipeline_options["clickHouseUser"] == "clicks"
     assert task.pipeline_options["clickHousePasswordEnv"] == "CLICKHOUSE_PASSWORD"
     assert "s3cret-not-for-logs" not in repr(task.pipeline_options)
+
+
+def test_a_kafka_properties_file_reaches_every_kafka_client_by_path_only(monkeypatch, tmp_path):
+    secrets = tmp_path / "client.properties"
+    secrets.write_text('security.protocol=SASL_SSL\nsasl.jaas.config=... password="s3cret-kafka";\n')
+    monkeypatch.setenv("CLICK_KAFKA_PROPERTIES", str(secrets))
+    module = load_module("streaming_pipeline_sasl")
+    options = module.dag.get_task("aggregate_clicks").pipeline_options
+    assert options["kafkaProperties"] == str(secrets)
+    assert "s3cret-kafka" not in repr(options)
+    commands = []
+    monkeypatch.setattr(module, "_java", lambda main, args, heap: commands.append(args))
+    module._ensure_schema()
+    assert f"--kafkaProperties={secrets}" in commands[0]
+    start = pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC")
+    monkeypatch.setattr(module, "ORACLE_DIR", str(tmp_path / "oracles"))
+    monkeypatch.setattr(module.os, "replace", lambda a, b: None)
+    module._generate_clicks(params={"generate": True}, data_interval_start=start,
+                            data_interval_end=start.add(minutes=1))
+    generator_args = commands[1]
+    assert generator_args[generator_args.index("--command-config") + 1] == str(secrets)

@@ -136,9 +136,25 @@ public final class ClickGenerator {
     }
   }
 
-  static Properties producerProperties(GeneratorConfig config) {
+  /**
+   * The settings of {@code --command-config} (TLS, SASL, ...), then the brokers: the start of every client's
+   * configuration. The generator's own producer settings below come after and win.
+   */
+  static Properties clientProperties(GeneratorConfig config) {
     Properties p = new Properties();
+    if (config.commandConfig() != null) {
+      try (java.io.Reader in = java.nio.file.Files.newBufferedReader(config.commandConfig())) {
+        p.load(in);
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("--command-config: cannot read " + config.commandConfig() + ": " + e, e);
+      }
+    }
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+    return p;
+  }
+
+  static Properties producerProperties(GeneratorConfig config) {
+    Properties p = clientProperties(config);
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     // Every record acknowledged by all in-sync replicas, written once even if the producer retries.
@@ -154,8 +170,7 @@ public final class ClickGenerator {
 
   /** Creates the topic with {@code --partitions} partitions if it is missing; an existing topic is left as it is. */
   static void ensureTopic(GeneratorConfig config) throws InterruptedException, ExecutionException {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+    Properties p = clientProperties(config);
     p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     try (Admin admin = Admin.create(p)) {
       admin.createTopics(List.of(new NewTopic(config.topic(), Optional.of(config.partitions()), Optional.empty())))

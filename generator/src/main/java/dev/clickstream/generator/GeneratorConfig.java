@@ -40,7 +40,8 @@ public record GeneratorConfig(
     Duration windowSize,
     Duration allowedLateness,
     Path expectedFile,
-    Duration progressInterval) {
+    Duration progressInterval,
+    Path commandConfig) {
 
   public enum Pace { MAX, REAL }
 
@@ -126,7 +127,9 @@ public record GeneratorConfig(
         "  --window-size PT60S            window size the oracle counts in (default " + DEFAULT_WINDOW_SIZE + ")",
         "  --allowed-lateness PT60S       allowed lateness the oracle applies (default " + DEFAULT_ALLOWED_LATENESS + ")",
         "  --expected FILE                write the exact counts the pipeline must produce (JSON)",
-        "  --progress-interval PT2S       how often progress goes to stderr (default " + DEFAULT_PROGRESS_INTERVAL + ")");
+        "  --progress-interval PT2S       how often progress goes to stderr (default " + DEFAULT_PROGRESS_INTERVAL + ")",
+        "  --command-config FILE          Kafka client properties (TLS, SASL, ...) for the producer and the admin client,"
+            + " as Kafka's tools take them; secrets stay in the file");
   }
 
   /** Parses {@code --flag value} pairs; unknown flags and bad values are errors that name the flag. */
@@ -191,7 +194,8 @@ public record GeneratorConfig(
         f.duration("window-size", DEFAULT_WINDOW_SIZE),
         f.duration("allowed-lateness", DEFAULT_ALLOWED_LATENESS),
         f.has("expected") ? Path.of(f.string("expected", null)) : null,
-        f.duration("progress-interval", DEFAULT_PROGRESS_INTERVAL));
+        f.duration("progress-interval", DEFAULT_PROGRESS_INTERVAL),
+        f.has("command-config") ? Path.of(f.string("command-config", null)) : null);
     f.rejectUnused();
     return config;
   }

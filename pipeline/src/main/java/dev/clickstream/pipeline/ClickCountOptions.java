@@ -28,6 +28,12 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setBootstrapServers(String value);
 
+  @Description("A Kafka client properties file (what Kafka's tools take with --command-config): TLS, SASL and other"
+      + " client settings for every consumer, producer and admin client of the pipeline. Secrets stay in the file")
+  String getKafkaProperties();
+
+  void setKafkaProperties(String value);
+
   @Description("Topic the click events are read from")
   @Default.String(INPUT_TOPIC)
   String getInputTopic();

@@ -273,7 +273,7 @@ public final class ClickCountPipeline {
     long horizon = s.windowSize().plus(s.allowedLateness()).plus(s.maxOutOfOrderness()).plus(RESTART_MARGIN)
         .getMillis();
     try {
-      return KafkaSetup.rewindForRestart(s.bootstrapServers(), s.inputTopic(), s.consumerGroup(),
+      return KafkaSetup.rewindForRestart(s.kafka(), s.inputTopic(), s.consumerGroup(),
           s.windowSize().getMillis(), horizon);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -291,15 +291,16 @@ public final class ClickCountPipeline {
   static void prepareSinks(Settings s) {
     // Kafka's topics and ClickHouse's table are independent: prepared side by side, which saves a few hundred
     // milliseconds of first-use class loading and round trips on every start (issue 6).
-    CompletableFuture<Void> topics = !s.createSchema() ? CompletableFuture.completedFuture(null)
-        : CompletableFuture.runAsync(() -> {
-          try {
-            KafkaSetup.ensureTopics(s.bootstrapServers(),
-                List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()));
-          } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
-            throw new CompletionException(e);
-          }
-        });
+    CompletableFuture<Void> topics = CompletableFuture.runAsync(() -> {
+      try {
+        KafkaSetup.checkAccess(s.kafka());
+        if (s.createSchema()) {
+          KafkaSetup.ensureTopics(s.kafka(), List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()));
+        }
+      } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+        throw new CompletionException(e);
+      }
+    });
     ClickHouseHttp clickHouse = ClickHouseHttp.forSettings(s);
     try {
       if (s.createSchema()) {
@@ -321,6 +322,10 @@ public final class ClickCountPipeline {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       if (cause instanceof java.util.concurrent.ExecutionException && cause.getCause() != null) {
         cause = cause.getCause();
+      }
+      if (cause instanceof org.apache.kafka.common.errors.AuthenticationException) {
+        // A wrong password or certificate: trying again will not help, a person must fix the settings.
+        throw new StartupRefusedException("Kafka at " + s.kafka() + " refused the connection: " + cause.getMessage());
       }
       throw new IllegalStateException("cannot prepare Kafka and ClickHouse: " + cause.getMessage(), cause);
     }
@@ -347,8 +352,8 @@ public final class ClickCountPipeline {
             // range to one worker, which would then read the partitions one after the other).
             .apply("SpreadRanges", Reshuffle.of())
             .apply("Ranges", Values.create())
-            .apply("ReadOffsetRanges", new ReadOffsetRanges(s.bootstrapServers(), rules))
-        : pipeline.apply("ReadFromKafka", Read.from(new KafkaClickSource(s.bootstrapServers(), s.inputTopic(),
+            .apply("ReadOffsetRanges", new ReadOffsetRanges(s.kafka(), rules))
+        : pipeline.apply("ReadFromKafka", Read.from(new KafkaClickSource(s.kafka(), s.inputTopic(),
             s.consumerGroup(), rules, s.maxOutOfOrderness().getMillis(), null, runId)));
     Counted counted = count(batches, s.windowSize(), s.allowedLateness(), s.bounded());
     PCollection<WindowCount> counts = counted.counts();
@@ -446,20 +451,21 @@ public final class ClickCountPipeline {
    * producer (shard) per sink, committing with the runner's checkpoints under the group {@code <consumerGroup>-<sink>}.
    */
   static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(Settings s, String topic, String sink) {
-    return kafkaWrite(s.bootstrapServers(), topic, s.kafkaExactlyOnce() ? s.consumerGroup() + "-" + sink : null);
+    return kafkaWrite(s.kafka(), topic, s.kafkaExactlyOnce() ? s.consumerGroup() + "-" + sink : null);
   }
 
-  static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(String bootstrapServers, String topic,
+  static KafkaIO.WriteRecords<byte[], byte[]> kafkaWrite(KafkaClient kafka, String topic,
       @Nullable String exactlyOnceGroup) {
+    Map<String, Object> producer = new java.util.HashMap<>(kafka.producerSettings());
+    producer.put(ProducerConfig.ACKS_CONFIG, "all");
+    producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    producer.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
     KafkaIO.WriteRecords<byte[], byte[]> write = KafkaIO.<byte[], byte[]>writeRecords()
-        .withBootstrapServers(bootstrapServers)
+        .withBootstrapServers(kafka.bootstrapServers())
         .withTopic(topic)
         .withKeySerializer(ByteArraySerializer.class)
         .withValueSerializer(ByteArraySerializer.class)
-        .withProducerConfigUpdates(Map.of(
-            ProducerConfig.ACKS_CONFIG, "all",
-            ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-            ProducerConfig.LINGER_MS_CONFIG, 5));
+        .withProducerConfigUpdates(producer);
     return exactlyOnceGroup != null ? write.withEOS(1, exactlyOnceGroup) : write;
   }
 
@@ -477,7 +483,7 @@ public final class ClickCountPipeline {
     Settings.Interval interval = s.countInterval();
     long readFrom = interval.fromMillis() - ClickParser.MAX_FUTURE_SKEW_MILLIS;
     long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
-    List<KafkaSetup.OffsetRange> ranges = KafkaSetup.offsetRanges(s.bootstrapServers(), s.inputTopic(), readFrom,
+    List<KafkaSetup.OffsetRange> ranges = KafkaSetup.offsetRanges(s.kafka(), s.inputTopic(), readFrom,
         readTo);
     LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
     return ranges;

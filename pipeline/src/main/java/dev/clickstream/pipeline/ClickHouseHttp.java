@@ -20,11 +20,40 @@ import org.checkerframework.checker.nullness.qual.Nullable;
 final class ClickHouseHttp {
   private final URI endpoint;
   private final @Nullable String authorization;
-  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final HttpClient client;
 
-  private ClickHouseHttp(URI endpoint, @Nullable String authorization) {
+  private ClickHouseHttp(URI endpoint, @Nullable String authorization, @Nullable String rootCertificate) {
     this.endpoint = endpoint;
     this.authorization = authorization;
+    HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+    if (rootCertificate != null) {
+      builder.sslContext(trusting(rootCertificate));
+    }
+    this.client = builder.build();
+  }
+
+  /**
+   * TLS that trusts the certificate(s) of a PEM file: the driver's {@code sslrootcert} parameter, which the JDBC
+   * writer uses too, so one URL makes both trust a private certificate authority or a self-signed server.
+   */
+  private static javax.net.ssl.SSLContext trusting(String pemFile) {
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(java.nio.file.Path.of(pemFile))) {
+      java.security.KeyStore trusted = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+      trusted.load(null, null);
+      int i = 0;
+      for (java.security.cert.Certificate c
+          : java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        trusted.setCertificateEntry("ca-" + i++, c);
+      }
+      javax.net.ssl.TrustManagerFactory tmf =
+          javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trusted);
+      javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+      context.init(null, tmf.getTrustManagers(), null);
+      return context;
+    } catch (IOException | java.security.GeneralSecurityException e) {
+      throw new IllegalArgumentException("--clickHouseUrl: cannot use sslrootcert=" + pemFile + ": " + e, e);
+    }
   }
 
   /** The HTTP(S) endpoint of the settings' ClickHouse URL, with their credentials. */
@@ -34,7 +63,9 @@ final class ClickHouseHttp {
       String credentials = s.clickHouseUser() + ":" + (s.clickHousePassword() == null ? "" : s.clickHousePassword());
       authorization = "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
     }
-    return new ClickHouseHttp(URI.create(ClickHouseUrl.forTable(s.clickHouseUrl(), s.table()).httpEndpoint()), authorization);
+    ClickHouseUrl url = ClickHouseUrl.forTable(s.clickHouseUrl(), s.table());
+    return new ClickHouseHttp(URI.create(url.httpEndpoint()), authorization,
+        url.https() ? url.parameters().get("sslrootcert") : null);
   }
 
   String execute(String sql) throws IOException, InterruptedException {

@@ -49,7 +49,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
   private static final Logger LOG = LoggerFactory.getLogger(KafkaClickSource.class);
   static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
 
-  private final String bootstrapServers;
+  private final KafkaClient kafka;
   private final String topic;
   private final String group;
   private final ClickRules rules;
@@ -65,10 +65,10 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
    */
   private static final Map<String, java.util.Set<Reader>> OPEN_READERS = new java.util.concurrent.ConcurrentHashMap<>();
 
-  KafkaClickSource(String bootstrapServers, String topic, String group, ClickRules rules,
+  KafkaClickSource(KafkaClient kafka, String topic, String group, ClickRules rules,
       long maxOutOfOrdernessMillis, @Nullable List<Integer> partitions, String runId) {
     this.runId = runId;
-    this.bootstrapServers = bootstrapServers;
+    this.kafka = kafka;
     this.topic = topic;
     this.group = group;
     this.rules = rules;
@@ -89,7 +89,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     }
     List<KafkaClickSource> splits = new ArrayList<>();
     for (List<Integer> g : groups) {
-      splits.add(new KafkaClickSource(bootstrapServers, topic, group, rules, maxOutOfOrdernessMillis, g, runId));
+      splits.add(new KafkaClickSource(kafka, topic, group, rules, maxOutOfOrdernessMillis, g, runId));
     }
     return splits;
   }
@@ -98,7 +98,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties())) {
       List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
       if (infos == null || infos.isEmpty()) {
-        throw new IllegalStateException("topic " + topic + " does not exist on " + bootstrapServers);
+        throw new IllegalStateException("topic " + topic + " does not exist on " + kafka.bootstrapServers());
       }
       List<Integer> found = new ArrayList<>();
       infos.forEach(info -> found.add(info.partition()));
@@ -133,7 +133,7 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
   }
 
   Properties consumerProperties() {
-    Properties p = KafkaSetup.byteConsumerProperties(bootstrapServers);
+    Properties p = kafka.byteConsumer();
     p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");

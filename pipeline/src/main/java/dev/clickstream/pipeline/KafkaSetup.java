@@ -9,7 +9,6 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -19,7 +18,6 @@ import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.checkerframework.checker.nullness.qual.Nullable;
 import org.joda.time.Instant;
 import org.slf4j.Logger;
@@ -31,13 +29,22 @@ final class KafkaSetup {
 
   private KafkaSetup() {}
 
+  /**
+   * Connects with the pipeline's client settings and asks for the cluster's id, so that wrong credentials, a
+   * certificate that is not trusted or a listener of another protocol fail at start, with Kafka's reason.
+   */
+  static void checkAccess(KafkaClient kafka) throws InterruptedException, ExecutionException {
+    try (Admin admin = Admin.create(kafka.admin())) {
+      admin.describeCluster().clusterId().get(60, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new ExecutionException("no answer from Kafka at " + kafka + " within 60 s", e);
+    }
+  }
+
   /** Creates the missing topics with the broker's default partitions and replication; existing ones are kept. */
-  static void ensureTopics(String bootstrapServers, Collection<String> topics)
+  static void ensureTopics(KafkaClient kafka, Collection<String> topics)
       throws InterruptedException, ExecutionException {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
-    try (Admin admin = Admin.create(p)) {
+    try (Admin admin = Admin.create(kafka.admin())) {
       List<NewTopic> wanted = new ArrayList<>();
       for (String topic : topics) {
         wanted.add(new NewTopic(topic, Optional.empty(), Optional.empty()));
@@ -72,12 +79,11 @@ final class KafkaSetup {
     }
   }
 
-  static List<OffsetRange> offsetRanges(String bootstrapServers, String topic, long fromMillis,
-      long toMillis) {
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(bootstrapServers))) {
+  static List<OffsetRange> offsetRanges(KafkaClient kafka, String topic, long fromMillis, long toMillis) {
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
       List<PartitionInfo> infos = consumer.partitionsFor(topic);
       if (infos == null || infos.isEmpty()) {
-        throw new IllegalStateException("topic " + topic + " does not exist on " + bootstrapServers);
+        throw new IllegalStateException("topic " + topic + " does not exist on " + kafka.bootstrapServers());
       }
       List<TopicPartition> partitions = new ArrayList<>();
       infos.forEach(info -> partitions.add(new TopicPartition(topic, info.partition())));
@@ -109,13 +115,10 @@ final class KafkaSetup {
    *
    * @return R, the first window start the resumed run counts, or null for a group with no committed offsets
    */
-  static @Nullable Long rewindForRestart(String bootstrapServers, String topic, String group, long windowSizeMillis,
+  static @Nullable Long rewindForRestart(KafkaClient kafka, String topic, String group, long windowSizeMillis,
       long horizonMillis) throws InterruptedException, ExecutionException {
-    Properties adminProperties = new Properties();
-    adminProperties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    adminProperties.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
-    try (Admin admin = Admin.create(adminProperties);
-        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(bootstrapServers))) {
+    try (Admin admin = Admin.create(kafka.admin());
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
       Map<TopicPartition, OffsetAndMetadata> committed = new HashMap<>();
       admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, offset) -> {
         if (tp.topic().equals(topic) && offset != null && offset.offset() > 0) {
@@ -172,18 +175,8 @@ final class KafkaSetup {
     throw new IllegalStateException("cannot read " + tp + " at offset " + offset + " to find where to resume");
   }
 
-  /** A consumer of raw bytes that never commits by itself: the base of every consumer the pipeline makes. */
-  static Properties byteConsumerProperties(String bootstrapServers) {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-    return p;
-  }
-
-  private static Properties consumerProperties(String bootstrapServers) {
-    Properties p = byteConsumerProperties(bootstrapServers);
+  private static Properties consumerProperties(KafkaClient kafka) {
+    Properties p = kafka.byteConsumer();
     p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
     return p;

@@ -36,17 +36,17 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
   /** After handing over this many bytes, a call checkpoints and the rest of its range is read by a later call. */
   static final long MAX_BYTES_PER_CALL = 32L * 1024 * 1024;
 
-  private final String bootstrapServers;
+  private final KafkaClient kafka;
   private final ClickRules rules;
 
-  public ReadOffsetRanges(String bootstrapServers, ClickRules rules) {
-    this.bootstrapServers = bootstrapServers;
+  public ReadOffsetRanges(KafkaClient kafka, ClickRules rules) {
+    this.kafka = kafka;
     this.rules = rules;
   }
 
   @Override
   public PCollection<ClickBatch> expand(PCollection<KafkaSetup.OffsetRange> ranges) {
-    return ranges.apply("ReadRange", ParDo.of(new ReadRangeFn(bootstrapServers, rules)))
+    return ranges.apply("ReadRange", ParDo.of(new ReadRangeFn(kafka, rules)))
         .setCoder(ClickBatch.ClickBatchCoder.of());
   }
 
@@ -59,12 +59,12 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
    */
   @DoFn.BoundedPerElement
   static final class ReadRangeFn extends DoFn<KafkaSetup.OffsetRange, ClickBatch> {
-    private final String bootstrapServers;
+    private final KafkaClient kafka;
     private final ClickRules rules;
     private transient java.util.Map<TopicPartition, KafkaConsumer<byte[], byte[]>> consumers;
 
-    ReadRangeFn(String bootstrapServers, ClickRules rules) {
-      this.bootstrapServers = bootstrapServers;
+    ReadRangeFn(KafkaClient kafka, ClickRules rules) {
+      this.kafka = kafka;
       this.rules = rules;
     }
 
@@ -100,7 +100,7 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
       long records = 0;
       long handedOver = 0;
       KafkaConsumer<byte[], byte[]> consumer = consumers.computeIfAbsent(tp, k -> {
-        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProperties(bootstrapServers, k));
+        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProperties(kafka, k));
         c.assign(List.of(k));
         return c;
       });
@@ -159,8 +159,8 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
      * Larger fetches than the defaults (the reader wants throughput, not latency); no group, no commits: the offsets
      * come with the range. A start offset that retention has deleted fails the run rather than skipping records.
      */
-    static Properties consumerProperties(String bootstrapServers, TopicPartition tp) {
-      Properties p = KafkaSetup.byteConsumerProperties(bootstrapServers);
+    static Properties consumerProperties(KafkaClient kafka, TopicPartition tp) {
+      Properties p = kafka.byteConsumer();
       p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
       p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
       // One poll is one batch: at most 10,000 records and, but for one record larger than that, 8 MB.

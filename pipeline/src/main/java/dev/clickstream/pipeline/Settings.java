@@ -12,6 +12,7 @@ import org.joda.time.Instant;
  */
 public record Settings(
     String bootstrapServers,
+    KafkaClient kafka,
     String inputTopic,
     String outputTopic,
     String deadLetterTopic,
@@ -69,8 +70,10 @@ public record Settings(
     Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
     Interval early = early(interval, o.getEarlyTo(), windowSize);
     TableName table = TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable()));
+    String bootstrapServers = required("bootstrapServers", o.getBootstrapServers());
     return new Settings(
-        required("bootstrapServers", o.getBootstrapServers()),
+        bootstrapServers,
+        KafkaClient.withFile(bootstrapServers, o.getKafkaProperties()),
         topic("inputTopic", o.getInputTopic()),
         topic("outputTopic", o.getOutputTopic()),
         topic("deadLetterTopic", o.getDeadLetterTopic()),
@@ -251,7 +254,7 @@ public record Settings(
 
   @Override
   public String toString() {
-    return "Settings[bootstrapServers=" + bootstrapServers + ", inputTopic=" + inputTopic + ", outputTopic="
+    return "Settings[kafka=" + kafka + ", inputTopic=" + inputTopic + ", outputTopic="
         + outputTopic + ", deadLetterTopic=" + deadLetterTopic + ", consumerGroup=" + consumerGroup
         + ", clickHouseUrl=" + clickHouseUrl + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize

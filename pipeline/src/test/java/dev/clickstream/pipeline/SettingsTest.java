@@ -142,7 +142,7 @@ class SettingsTest {
   @Test
   void theKafkaSinksAreExactlyOnceOnlyWhenAsked() {
     assertThat(ClickCountPipeline.kafkaWrite(settings(), "t", "aggregates").isEOS(), equalTo(false));
-    var eos = ClickCountPipeline.kafkaWrite("127.0.0.1:9092", "t", "g-aggregates");
+    var eos = ClickCountPipeline.kafkaWrite(KafkaClient.plain("127.0.0.1:9092"), "t", "g-aggregates");
     assertThat(eos.isEOS(), equalTo(true));
     assertThat(eos.getSinkGroupId(), equalTo("g-aggregates"));
     assertThat(eos.getTopic(), equalTo("t"));

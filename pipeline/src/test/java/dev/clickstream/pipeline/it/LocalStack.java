@@ -30,6 +30,14 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  */
 final class LocalStack {
   static final String KAFKA = System.getProperty("kafka.bootstrap", "127.0.0.1:9092");
+  /** ClickHouse's HTTPS interface, and the certificate local-stack.sh made for it (self-signed). */
+  static final String CLICKHOUSE_HTTPS = System.getProperty("clickhouse.https", "https://127.0.0.1:8443/");
+  static final Path CLICKHOUSE_CA = Path.of(System.getProperty("clickhouse.ca",
+      "../.local-stack/clickhouse/tls/server.crt"));
+  /** The broker's SASL_SSL listener, and the client properties file that local-stack.sh made for it. */
+  static final String KAFKA_SASL = System.getProperty("kafka.sasl.bootstrap", "127.0.0.1:9094");
+  static final Path KAFKA_SASL_PROPERTIES = Path.of(System.getProperty("kafka.sasl.properties",
+      "../.local-stack/kafka/tls/client.properties"));
   static final String CLICKHOUSE_HTTP = System.getProperty("clickhouse.http", "http://127.0.0.1:8123/");
   static final String CLICKHOUSE_JDBC = "jdbc:clickhouse://" + URI.create(CLICKHOUSE_HTTP).getAuthority()
       + "/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics";
@@ -148,8 +156,13 @@ final class LocalStack {
 
   /** Starts the bundled jar's continuous pipeline in its own JVM, its output going to {@code log}. */
   static Process startPipeline(Path log, String... options) throws IOException {
+    return startPipelineOn(KAFKA, log, options);
+  }
+
+  /** The same, against the brokers {@code bootstrap}. */
+  static Process startPipelineOn(String bootstrap, Path log, String... options) throws IOException {
     List<String> command = new ArrayList<>(List.of("java", "-Xmx1g", "-cp", System.getProperty("bundledJar"),
-        "dev.clickstream.pipeline.ClickCountPipeline", "--bootstrapServers=" + KAFKA,
+        "dev.clickstream.pipeline.ClickCountPipeline", "--bootstrapServers=" + bootstrap,
         "--clickHouseUrl=" + CLICKHOUSE_JDBC));
     command.addAll(List.of(options));
     return new ProcessBuilder(command).redirectErrorStream(true)

@@ -126,7 +126,7 @@ class RestartCostIT {
         "--windowSize=PT2S", "--allowedLateness=PT5S", "--maxOutOfOrderness=PT1S");
     try {
       Thread.sleep(15_000);
-      Resources before = Resources.of(pipeline);
+      Resources before = Resources.settled(pipeline);
       for (int failure = 1; failure <= FAILURES; failure++) {
         killClickHouse();
         awaitLogCount(log, "the pipeline failed", failure, pipeline);
@@ -135,9 +135,11 @@ class RestartCostIT {
       }
       Thread.sleep(10_000); // the last restart's readers are up and writing
       assertTrue(pipeline.isAlive(), Files.readString(log));
-      Resources after = Resources.of(pipeline);
+      Resources after = Resources.settled(pipeline);
       System.err.printf("after %d failures and restarts: %s; after the first start: %s%n", FAILURES, after, before);
-      assertThat(after.consumers(), lessThanOrEqualTo(before.consumers()));
+      // The DirectRunner drops and recreates readers now and then: one consumer per partition at most, not one more
+      // per failed run.
+      assertThat(after.consumers(), lessThanOrEqualTo(Math.max(before.consumers(), 2L)));
       assertThat(after.threads(), lessThanOrEqualTo(before.threads() + 5));
       // Each failed run's readers held a socket to the broker each: 8 more after 4 failures before the fix.
       assertThat(after.sockets(), lessThanOrEqualTo(before.sockets() + 2));
@@ -153,6 +155,18 @@ class RestartCostIT {
 
   /** What the pipeline's JVM holds: live KafkaConsumer objects (after a full GC), threads, sockets, heap in use. */
   record Resources(long consumers, long threads, long sockets, long heapUsedKb) {
+    /** The least of three samples a second apart, field by field: readers come and go for a moment. */
+    static Resources settled(Process p) throws Exception {
+      Resources least = of(p);
+      for (int i = 0; i < 2; i++) {
+        Thread.sleep(1000);
+        Resources r = of(p);
+        least = new Resources(Math.min(least.consumers, r.consumers), Math.min(least.threads, r.threads),
+            Math.min(least.sockets, r.sockets), Math.min(least.heapUsedKb, r.heapUsedKb));
+      }
+      return least;
+    }
+
     static Resources of(Process p) throws Exception {
       String histogram = jcmd(p, "GC.class_histogram");
       long consumers = 0;
