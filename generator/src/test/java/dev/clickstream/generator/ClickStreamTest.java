@@ -180,4 +180,20 @@ class ClickStreamTest {
     }
     assertThat(clicks, greaterThan(19_000));
   }
+
+  // --command-config: the Kafka client settings of a file (TLS, SASL, ...) under the producer's own, which win.
+  @Test
+  void aCommandConfigFileConfiguresTheProducerAndTheAdminClient(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path file = dir.resolve("client.properties");
+    java.nio.file.Files.writeString(file, "security.protocol=SASL_SSL\nacks=0\n");
+    GeneratorConfig config = GeneratorConfig.parse("--command-config", file.toString(), "--bootstrap-servers", "b:1");
+    java.util.Properties producer = ClickGenerator.producerProperties(config);
+    assertThat(producer.getProperty("security.protocol"), equalTo("SASL_SSL"));
+    assertThat(producer.getProperty("acks"), equalTo("all"));
+    assertThat(ClickGenerator.clientProperties(config).getProperty("bootstrap.servers"), equalTo("b:1"));
+    GeneratorConfig missing = GeneratorConfig.parse("--command-config", dir.resolve("nope").toString());
+    assertThat(assertThrows(IllegalArgumentException.class, () -> ClickGenerator.clientProperties(missing))
+        .getMessage(), containsString("--command-config: cannot read"));
+  }
 }

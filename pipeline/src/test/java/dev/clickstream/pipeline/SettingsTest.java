@@ -91,6 +91,22 @@ class SettingsTest {
         containsString("--earlyTo must fall on a window boundary"));
   }
 
+  // The properties file reaches every client's configuration; the settings print its path, never its secrets.
+  @Test
+  void aKafkaPropertiesFileConfiguresTheClientsAndIsNamedNotPrinted(@org.junit.jupiter.api.io.TempDir
+      java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path file = dir.resolve("client.properties");
+    java.nio.file.Files.writeString(file, "security.protocol=SASL_SSL\nsasl.jaas.config=x password=\"s3cret\";\n");
+    Settings s = settings("--kafkaProperties=" + file, "--bootstrapServers=b:9094");
+    assertThat(s.kafka().byteConsumer().getProperty("security.protocol"), equalTo("SASL_SSL"));
+    assertThat(s.kafka().admin().getProperty("bootstrap.servers"), equalTo("b:9094"));
+    assertThat(s.kafka().producerSettings().get("sasl.jaas.config"), equalTo("x password=\"s3cret\";"));
+    assertThat(s.toString(), allOf(containsString(file.toString()), org.hamcrest.Matchers.not(containsString("s3cret"))));
+    java.nio.file.Files.writeString(file, "bootstrap.servers=elsewhere:9092\n");
+    assertThat(error("--kafkaProperties=" + file), containsString("sets bootstrap.servers, which the pipeline sets"));
+    assertThat(error("--kafkaProperties=" + dir.resolve("missing")), containsString("cannot read the Kafka properties"));
+  }
+
   @Test
   void durationsTakeMinutesAndHoursToo() {
     Settings s = settings("--windowSize=PT10M", "--allowedLateness=PT1M30S", "--maxOutOfOrderness=PT0.5S");
