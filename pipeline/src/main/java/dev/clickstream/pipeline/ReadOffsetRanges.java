@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  * until every range has been read, so each window fires once, complete.
  *
  * <p>Why not KafkaIO here: its splittable reader checkpoints every 100 records on the DirectRunner, which held
- * bounded runs to 5,000-9,000 records/s on this machine (issue 6); this reader judges a whole poll (up to 10,000
- * records) per claim and checkpoints at most every second or 32 MB. A range that stops yielding records before its
+ * bounded runs to 5,000-9,000 records/s on this machine (issue 6); this reader judges up to 100 ms or 8 MB of
+ * records per claim and checkpoints at most every second or 32 MB. A range that stops yielding records before its
  * stop offset for {@link #STALL_TIMEOUT} fails the run, and so does a start offset that retention has deleted: no
  * record is skipped silently.
  */
@@ -33,6 +33,13 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
   private static final Logger LOG = LoggerFactory.getLogger(ReadOffsetRanges.class);
 
   static final Duration STALL_TIMEOUT = Duration.ofSeconds(60);
+  /**
+   * A batch is claimed and handed over once its dead letters hold this many bytes or it is this old: large enough
+   * that the count's per-element cost downstream is paid per (product, window) of a batch, not per click, small
+   * enough that a checkpoint by the runner (every second on the DirectRunner) drops little read work.
+   */
+  static final long MAX_BATCH_BYTES = 8L * 1024 * 1024;
+  static final long MAX_BATCH_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
   /** After handing over this many bytes, a call checkpoints and the rest of its range is read by a later call. */
   static final long MAX_BYTES_PER_CALL = 32L * 1024 * 1024;
 
@@ -106,32 +113,35 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
       });
       consumer.seek(tp, from);
       long lastProgress = System.nanoTime();
+      // Records are judged into a pending batch and claimed together, then handed over: nothing may be output after
+      // a failed claim, and a claim fails once the runner has taken the rest of the range as a checkpoint. The
+      // pending records are then not this call's: they are dropped unseen and the checkpoint's residual reads them.
+      ClickBatch.Builder pending = new ClickBatch.Builder(rules);
+      long pendingLast = -1;
+      long pendingSince = System.nanoTime();
       try {
         while (true) {
           ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ofMillis(500));
-          long lastInRange = -1;
-          boolean reachedStop = consumer.position(tp) >= stop;
           for (ConsumerRecord<byte[], byte[]> r : polled) {
             if (r.offset() < stop) {
-              lastInRange = r.offset();
+              records++;
+              pending.add(r.key(), r.value(), r.topic(), r.partition(), r.offset(), r.timestamp());
+              pendingLast = r.offset();
             }
           }
-          // One claim per poll, before any output: nothing may be output after a failed claim, and a claim fails
-          // when the runner has taken the rest of the range as a checkpoint.
-          if (lastInRange >= 0) {
-            if (!tracker.tryClaim(lastInRange)) {
+          boolean reachedStop = consumer.position(tp) >= stop;
+          if (!polled.isEmpty()) {
+            lastProgress = System.nanoTime();
+          }
+          if (pendingLast >= 0 && (reachedStop || pending.bytes() >= MAX_BATCH_BYTES
+              || System.nanoTime() - pendingSince >= MAX_BATCH_NANOS)) {
+            if (!tracker.tryClaim(pendingLast)) {
               return ProcessContinuation.stop();
             }
-            ClickBatch.Builder batch = new ClickBatch.Builder(rules);
-            for (ConsumerRecord<byte[], byte[]> r : polled) {
-              if (r.offset() <= lastInRange) {
-                records++;
-                batch.add(r.key(), r.value(), r.topic(), r.partition(), r.offset(), r.timestamp());
-              }
-            }
-            handedOver += batch.bytes();
-            emit(batch.build(), out);
-            lastProgress = System.nanoTime();
+            handedOver += pending.bytes();
+            emit(pending.build(), out);
+            pendingLast = -1;
+            pendingSince = System.nanoTime();
           }
           if (reachedStop) {
             tracker.tryClaim(stop); // the range's end: its last offsets may hold no record (a transaction marker)
@@ -162,8 +172,8 @@ public final class ReadOffsetRanges extends PTransform<PCollection<KafkaSetup.Of
     static Properties consumerProperties(KafkaClient kafka, TopicPartition tp) {
       Properties p = kafka.byteConsumer();
       p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+      // A poll holds at most 10,000 records and 8 MB (but for one record larger than that).
       p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
-      // One poll is one batch: at most 10,000 records and, but for one record larger than that, 8 MB.
       p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
       p.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
       p.put(ConsumerConfig.RECEIVE_BUFFER_CONFIG, Integer.toString(4 * 1024 * 1024));
