@@ -1,8 +1,12 @@
 """streaming_pipeline: count the clicks of each minute with the Beam pipeline, every minute or by hand.
 
-Each run owns its data interval [data_interval_start, data_interval_end) and runs the pipeline in bounded mode over
-exactly that interval, so re-running or backfilling a date rewrites the same rows (the table keeps the fullest count
-per product and window) and consecutive runs leave no gap and no overlap.
+The run at T (data interval [T - 1 min, T)) settles the minute whose late clicks are all in by now,
+[T - 1 min - SETTLE, T - SETTLE), and counts the minutes after it, up to T, early: one bounded pipeline run with
+--from/--to on the settled minute and --earlyTo=T. SETTLE is the allowed lateness + maxOutOfOrderness + a delivery
+margin, rounded up to whole minutes (2 minutes by default). Every minute is so counted three times from all of its
+clicks, the last time complete; the table keeps the fullest count per product and window. The settled minute depends
+on the logical date alone, so consecutive runs leave no gap and no overlap, and re-running or backfilling a date
+rewrites the same rows. Rejected records are dead-lettered by the run that settles their minute.
 
     ensure_schema >> generate_clicks >> aggregate_clicks >> verify_counts
 
@@ -10,7 +14,7 @@ ensure_schema    the pipeline's own start-up step (topics, ClickHouse database a
 generate_clicks  the click generator writes the interval's clicks and keeps its oracle; off with the DAG param
                  generate=false or CLICK_GENERATE=false (in production real producers write the clicks)
 aggregate_clicks BeamRunJavaPipelineOperator: the bundled jar, DirectRunner locally, FlinkRunner when configured
-verify_counts    with an oracle: ClickHouse must equal it exactly; without: sanity checks
+verify_counts    each minute the run counted: equal to its oracle where its clicks were generated; else sanity checks
 
 Settings come from environment variables (CLICK_*, below) with defaults that work against services/local-stack.sh.
 This file does no I/O when it is imported.
