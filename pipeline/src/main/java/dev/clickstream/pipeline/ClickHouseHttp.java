@@ -63,7 +63,7 @@ final class ClickHouseHttp {
       String credentials = s.clickHouseUser() + ":" + (s.clickHousePassword() == null ? "" : s.clickHousePassword());
       authorization = "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
     }
-    ClickHouseUrl url = ClickHouseUrl.forTable(s.clickHouseUrl(), s.table());
+    ClickHouseUrl url = s.clickHouse();
     return new ClickHouseHttp(URI.create(url.httpEndpoint()), authorization,
         url.https() ? url.parameters().get("sslrootcert") : null);
   }

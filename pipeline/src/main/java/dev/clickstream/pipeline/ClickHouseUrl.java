@@ -42,15 +42,10 @@ record ClickHouseUrl(boolean https, String hostPort, String database, Map<String
           + " (jdbc:clickhouse://host:port/database, or jdbc:clickhouse:https://...), not '" + url + "'");
     }
     Map<String, String> parameters = new LinkedHashMap<>();
-    if (m.group(4) != null && !m.group(4).isEmpty()) {
-      for (String pair : m.group(4).split("&")) {
-        int eq = pair.indexOf('=');
-        parameters.put(decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1)));
-      }
-    }
+    pairs(m.group(4), "&").forEach((k, v) -> parameters.put(decode(k), decode(v)));
+    Map<String, String> custom = pairs(parameters.get(CUSTOM_HTTP_PARAMS), ",");
     String pathDatabase = m.group(3) == null || m.group(3).isEmpty() ? null : decode(m.group(3));
-    String paramDatabase = customParams(parameters).get("database");
-    for (String named : new String[] {pathDatabase, paramDatabase, parameters.get("database")}) {
+    for (String named : new String[] {pathDatabase, custom.get("database"), parameters.get("database")}) {
       if (named != null && !named.equals(table.database())) {
         throw new IllegalArgumentException("--clickHouseUrl names the database '" + named + "' but --clickHouseTable is "
             + table + ": ClickHouseIO would write into " + named + "." + table.table() + " while the checks look at "
@@ -58,7 +53,6 @@ record ClickHouseUrl(boolean https, String hostPort, String database, Map<String
       }
     }
     boolean https = "https".equals(m.group(1)) || "true".equalsIgnoreCase(parameters.get("ssl"));
-    Map<String, String> custom = customParams(parameters);
     custom.put("database", table.database());
     List<String> pairs = new ArrayList<>();
     custom.forEach((k, v) -> pairs.add(k + "=" + v));
@@ -67,19 +61,19 @@ record ClickHouseUrl(boolean https, String hostPort, String database, Map<String
     if (https) {
       parameters.putIfAbsent("ssl", "true");
     }
-    return new ClickHouseUrl(https, m.group(2), table.database(), parameters);
+    return new ClickHouseUrl(https, m.group(2), table.database(), java.util.Collections.unmodifiableMap(parameters));
   }
 
-  private static Map<String, String> customParams(Map<String, String> parameters) {
-    Map<String, String> custom = new LinkedHashMap<>();
-    String value = parameters.get(CUSTOM_HTTP_PARAMS);
-    if (value != null && !value.isEmpty()) {
-      for (String pair : value.split(",")) {
+  /** {@code key=value} pairs separated by {@code separator}, in order, as written; a key without {@code =} has "". */
+  private static Map<String, String> pairs(@Nullable String text, String separator) {
+    Map<String, String> pairs = new LinkedHashMap<>();
+    if (text != null && !text.isEmpty()) {
+      for (String pair : text.split(separator)) {
         int eq = pair.indexOf('=');
-        custom.put(eq < 0 ? pair : pair.substring(0, eq), eq < 0 ? "" : pair.substring(eq + 1));
+        pairs.put(eq < 0 ? pair : pair.substring(0, eq), eq < 0 ? "" : pair.substring(eq + 1));
       }
     }
-    return custom;
+    return pairs;
   }
 
   /** The JDBC URL for ClickHouseIO, without credentials. */

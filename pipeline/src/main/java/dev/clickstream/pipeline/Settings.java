@@ -11,13 +11,12 @@ import org.joda.time.Instant;
  * message naming the option, and nothing that reaches SQL or a topic name is taken unchecked.
  */
 public record Settings(
-    String bootstrapServers,
     KafkaClient kafka,
     String inputTopic,
     String outputTopic,
     String deadLetterTopic,
     String consumerGroup,
-    String clickHouseUrl,
+    ClickHouseUrl clickHouse,
     @Nullable String clickHouseUser,
     @Nullable String clickHousePassword,
     TableName table,
@@ -70,15 +69,13 @@ public record Settings(
     Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
     Interval early = early(interval, o.getEarlyTo(), windowSize);
     TableName table = TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable()));
-    String bootstrapServers = required("bootstrapServers", o.getBootstrapServers());
     return new Settings(
-        bootstrapServers,
-        KafkaClient.withFile(bootstrapServers, o.getKafkaProperties()),
+        KafkaClient.withFile(required("bootstrapServers", o.getBootstrapServers()), o.getKafkaProperties()),
         topic("inputTopic", o.getInputTopic()),
         topic("outputTopic", o.getOutputTopic()),
         topic("deadLetterTopic", o.getDeadLetterTopic()),
         required("consumerGroup", o.getConsumerGroup()),
-        ClickHouseUrl.forTable(o.getClickHouseUrl(), table).jdbc(),
+        ClickHouseUrl.forTable(o.getClickHouseUrl(), table),
         o.getClickHouseUser() == null || o.getClickHouseUser().isEmpty() ? null : o.getClickHouseUser(),
         password(o.getClickHousePasswordEnv()),
         table,
@@ -150,16 +147,10 @@ public record Settings(
     if (fromMillis >= toMillis) {
       throw new IllegalArgumentException("--from must be before --to: " + from + " >= " + to);
     }
-    long size = windowSize.getMillis();
     // A window cut by the interval would be written with part of its clicks, overwriting the whole count that
     // the neighbouring run wrote: intervals must be made of whole windows.
     for (long millis : new long[] {fromMillis, toMillis}) {
-      if (Math.floorMod(millis, size) != 0) {
-        long floor = Math.floorDiv(millis, size) * size;
-        throw new IllegalArgumentException("--from and --to must fall on window boundaries (multiples of --windowSize "
-            + windowSize + " since the epoch): " + new Instant(millis) + " lies between " + new Instant(floor)
-            + " and " + new Instant(floor + size));
-      }
+      onWindowBoundary("--from and --to must fall on window boundaries", millis, windowSize);
     }
     return new Interval(fromMillis, toMillis);
   }
@@ -181,7 +172,7 @@ public record Settings(
       throw new IllegalArgumentException("--earlyTo must not be before --to: " + earlyTo + " < "
           + new Instant(interval.toMillis()));
     }
-    onWindowBoundary("--earlyTo", end, windowSize);
+    onWindowBoundary("--earlyTo must fall on a window boundary", end, windowSize);
     return end == interval.toMillis() ? null : new Interval(interval.toMillis(), end);
   }
 
@@ -190,12 +181,12 @@ public record Settings(
     return interval == null || early == null ? interval : new Interval(interval.fromMillis(), early.toMillis());
   }
 
-  private static void onWindowBoundary(String what, long millis, Duration windowSize) {
+  /** Fails with {@code rule} and where {@code millis} lies unless it is a multiple of the window size. */
+  private static void onWindowBoundary(String rule, long millis, Duration windowSize) {
     long size = windowSize.getMillis();
     if (Math.floorMod(millis, size) != 0) {
       long floor = Math.floorDiv(millis, size) * size;
-      throw new IllegalArgumentException(what + " must fall on a window boundary (a multiple of --windowSize "
-          + windowSize + " since the epoch): " + new Instant(millis) + " lies between " + new Instant(floor)
+      throw new IllegalArgumentException(rule + " (multiples of --windowSize " + windowSize + " since the epoch): " + new Instant(millis) + " lies between " + new Instant(floor)
           + " and " + new Instant(floor + size));
     }
   }
@@ -229,12 +220,17 @@ public record Settings(
     return password;
   }
 
+  /** The JDBC URL ClickHouseIO connects with, without credentials: safe to print. */
+  public String clickHouseUrl() {
+    return clickHouse.jdbc();
+  }
+
   /**
    * The JDBC URL ClickHouseIO connects with: {@link #clickHouseUrl} plus the credentials, if any. It carries the
    * password: never log it.
    */
   public String clickHouseWriteUrl() {
-    StringBuilder url = new StringBuilder(clickHouseUrl);
+    StringBuilder url = new StringBuilder(clickHouseUrl());
     if (clickHouseUser != null) {
       url.append('&').append("user=").append(java.net.URLEncoder.encode(clickHouseUser, StandardCharsets.UTF_8));
     }
@@ -256,7 +252,7 @@ public record Settings(
   public String toString() {
     return "Settings[kafka=" + kafka + ", inputTopic=" + inputTopic + ", outputTopic="
         + outputTopic + ", deadLetterTopic=" + deadLetterTopic + ", consumerGroup=" + consumerGroup
-        + ", clickHouseUrl=" + clickHouseUrl + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
+        + ", clickHouseUrl=" + clickHouseUrl() + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
         + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
