@@ -293,10 +293,8 @@ public final class ClickCountPipeline {
     // milliseconds of first-use class loading and round trips on every start (issue 6).
     CompletableFuture<Void> topics = CompletableFuture.runAsync(() -> {
       try {
-        KafkaSetup.checkAccess(s.kafka());
-        if (s.createSchema()) {
-          KafkaSetup.ensureTopics(s.kafka(), List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()));
-        }
+        KafkaSetup.prepare(s.kafka(), s.createSchema()
+            ? List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()) : List.of());
       } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
         throw new CompletionException(e);
       }

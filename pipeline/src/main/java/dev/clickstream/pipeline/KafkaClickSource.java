@@ -183,7 +183,6 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
     private final AtomicReference<Map<Integer, Long>> toCommit = new AtomicReference<>();
     private @Nullable KafkaConsumer<byte[], byte[]> consumer;
     private @Nullable ClickBatch current;
-    private Map<Integer, Long> committedWhenIdle = Map.of();
     /** The highest offset committed per partition by this reader. */
     private final Map<Integer, Long> committed = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -335,11 +334,8 @@ final class KafkaClickSource extends UnboundedSource<ClickBatch, KafkaClickSourc
           positions.put(tp.partition(), state.nextOffset);
         }
       });
-      if (!positions.isEmpty() && !positions.equals(committedWhenIdle)) {
-        committedWhenIdle = positions;
-        toCommit.set(positions);
-        commitPending(c);
-      }
+      toCommit.set(positions); // commitPending commits only the partitions that moved on since the last commit
+      commitPending(c);
     }
 
     private KafkaConsumer<byte[], byte[]> consumer() {

@@ -31,20 +31,20 @@ final class KafkaSetup {
 
   /**
    * Connects with the pipeline's client settings and asks for the cluster's id, so that wrong credentials, a
-   * certificate that is not trusted or a listener of another protocol fail at start, with Kafka's reason.
+   * certificate that is not trusted or a listener of another protocol fail at start, with Kafka's reason; then
+   * creates the missing {@code topics} (none: nothing to create) with the broker's default partitions and
+   * replication. Existing topics are kept.
    */
-  static void checkAccess(KafkaClient kafka) throws InterruptedException, ExecutionException {
+  static void prepare(KafkaClient kafka, Collection<String> topics) throws InterruptedException, ExecutionException {
     try (Admin admin = Admin.create(kafka.admin())) {
-      admin.describeCluster().clusterId().get(60, java.util.concurrent.TimeUnit.SECONDS);
-    } catch (java.util.concurrent.TimeoutException e) {
-      throw new ExecutionException("no answer from Kafka at " + kafka + " within 60 s", e);
-    }
-  }
-
-  /** Creates the missing topics with the broker's default partitions and replication; existing ones are kept. */
-  static void ensureTopics(KafkaClient kafka, Collection<String> topics)
-      throws InterruptedException, ExecutionException {
-    try (Admin admin = Admin.create(kafka.admin())) {
+      try {
+        admin.describeCluster().clusterId().get(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw new ExecutionException("no answer from Kafka at " + kafka + " within 60 s", e);
+      }
+      if (topics.isEmpty()) {
+        return;
+      }
       List<NewTopic> wanted = new ArrayList<>();
       for (String topic : topics) {
         wanted.add(new NewTopic(topic, Optional.empty(), Optional.empty()));
