@@ -17,14 +17,11 @@ import java.util.HexFormat;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -52,7 +49,7 @@ class GarbageFloodIT {
 
   @AfterAll
   static void dropTheTopics() throws Exception {
-    try (Admin admin = Admin.create(adminProperties())) {
+    try (Admin admin = LocalStack.admin()) {
       admin.deleteTopics(TOPICS).all().get(); // 3 GB of disk per test
     }
   }
@@ -123,17 +120,9 @@ class GarbageFloodIT {
   }
 
   private static String createTopic(String topic) throws Exception {
-    try (Admin admin = Admin.create(adminProperties())) {
-      admin.createTopics(List.of(new NewTopic(topic, Optional.of(2), Optional.empty()))).all().get();
-    }
+    LocalStack.createTopic(topic, 2);
     TOPICS.add(topic);
     return topic;
-  }
-
-  private static Properties adminProperties() {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
-    return p;
   }
 
   /**
@@ -195,7 +184,7 @@ class GarbageFloodIT {
 
   /** How many records a topic holds (the sum of its partitions' end offsets). */
   private static long records(String topic) throws Exception {
-    try (Admin admin = Admin.create(adminProperties())) {
+    try (Admin admin = LocalStack.admin()) {
       Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest = new HashMap<>();
       admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions()
           .forEach(info -> latest.put(new TopicPartition(topic, info.partition()),

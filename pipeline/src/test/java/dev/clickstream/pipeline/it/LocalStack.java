@@ -45,6 +45,21 @@ final class LocalStack {
 
   private LocalStack() {}
 
+  /** An admin client of the local broker. */
+  static org.apache.kafka.clients.admin.Admin admin() {
+    Properties p = new Properties();
+    p.put(org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA);
+    return org.apache.kafka.clients.admin.Admin.create(p);
+  }
+
+  /** Creates a topic with this many partitions (and the broker's replication). */
+  static void createTopic(String topic, int partitions) throws Exception {
+    try (org.apache.kafka.clients.admin.Admin admin = admin()) {
+      admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, java.util.Optional.of(partitions),
+          java.util.Optional.empty()))).all().get();
+    }
+  }
+
   /** Fails the test, saying how to start the stack, if ClickHouse does not answer. Never a silent skip. */
   static void requireRunning() {
     try {

@@ -13,17 +13,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -51,7 +47,7 @@ class RestartCostIT {
     String topic = "it_quiet_" + RUN;
     String table = "analytics.it_quiet_" + RUN;
     String group = "it_quiet_" + RUN;
-    createTopic(topic, 2);
+    LocalStack.createTopic(topic, 2);
     long now = System.currentTimeMillis();
     long day = Duration.ofDays(1).toMillis();
     int history = 20_000;
@@ -116,7 +112,7 @@ class RestartCostIT {
     LocalStack.requireRunning();
     String topic = "it_fail_" + RUN;
     String table = "analytics.it_fail_" + RUN;
-    createTopic(topic, 2);
+    LocalStack.createTopic(topic, 2);
     CompletableFuture<dev.clickstream.generator.Oracle> clicks = LocalStack.generateInBackground("--topic", topic,
         "--start", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(), "--pace", "real", "--duration", "PT100S",
         "--rate", "100", "--window-size", "PT2S", "--allowed-lateness", "PT5S", "--progress-interval", "PT30S");
@@ -230,7 +226,7 @@ class RestartCostIT {
   private static void awaitCommitted(String group, TopicPartition tp, long offset, Process pipeline, Path log)
       throws Exception {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-    try (Admin admin = Admin.create(adminProperties())) {
+    try (Admin admin = LocalStack.admin()) {
       while (System.nanoTime() < deadline && pipeline.isAlive()) {
         Map<TopicPartition, OffsetAndMetadata> committed =
             admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
@@ -253,18 +249,6 @@ class RestartCostIT {
       return 0;
     }
     return sum.isEmpty() ? 0 : Long.parseLong(sum);
-  }
-
-  private static void createTopic(String topic, int partitions) throws Exception {
-    try (Admin admin = Admin.create(adminProperties())) {
-      admin.createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty()))).all().get();
-    }
-  }
-
-  private static Properties adminProperties() {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
-    return p;
   }
 
   private static KafkaProducer<byte[], byte[]> producer() {

@@ -18,12 +18,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Properties;
 import org.apache.beam.sdk.PipelineResult;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.Test;
 
 /** Faults 4 and 5: a table the pipeline cannot write, and bounded runs over very uneven partitions. */
@@ -60,11 +55,7 @@ class StartupAndBoundsIT {
     LocalStack.requireRunning();
     String topic = "it_uneven_" + RUN;
     String table = "analytics.it_uneven_" + RUN;
-    Properties admin = new Properties();
-    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
-    try (Admin a = Admin.create(admin)) {
-      a.createTopics(List.of(new NewTopic(topic, Optional.of(3), Optional.empty()))).all().get();
-    }
+    LocalStack.createTopic(topic, 3);
     Instant from = Instant.now().minus(3, ChronoUnit.HOURS).truncatedTo(ChronoUnit.HOURS);
     ClickGenerator.Summary generated = ClickGenerator.run(GeneratorConfig.parse("--bootstrap-servers",
         LocalStack.KAFKA, "--topic", topic, "--start", from.toString(), "--duration", "PT2M", "--rate", "200",
