@@ -21,6 +21,7 @@ trap stop_stack EXIT
 eval "$("$stack" env)"
 
 start=$SECONDS
+"$repo/scripts/flink-runner.sh"  # the pipeline's jar carries the FlinkRunner too
 mvn -B verify -Dkafka.bootstrap="$KAFKA_BOOTSTRAP" -Dclickhouse.http="$CLICKHOUSE_HTTP/" \
   -Dkafka.sasl.bootstrap="$KAFKA_SASL_BOOTSTRAP" -Dkafka.sasl.properties="$KAFKA_SASL_PROPERTIES" \
   -Dclickhouse.https="$CLICKHOUSE_HTTPS/" -Dclickhouse.ca="$CLICKHOUSE_CA_FILE"

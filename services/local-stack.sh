@@ -2,20 +2,25 @@
 # The local stack the demo and the integration tests run against, without Docker:
 #   - a real Apache Kafka broker (KRaft, broker + controller in one JVM) from Maven Central's jars, with a plain
 #     listener and a SASL_SSL one (SASL/PLAIN over TLS; its certificate made with the JDK's keytool at first start);
-#   - a real ClickHouse server (Debian's clickhouse-server, installed if missing).
-# Both listen on 127.0.0.1 only. All their data lives in one folder ($STACK_DIR) that can be deleted.
+#   - a real ClickHouse server (Debian's clickhouse-server, installed if missing);
+#   - a Flink 1.19.3 session cluster (a JobManager with REST API and web UI, and a TaskManager with 2 slots) from
+#     Maven Central's jars, set up like docker-compose.yml's Flink services; checkpoints and savepoints in its folder.
+# All listen on 127.0.0.1 only. All their data lives in one folder ($STACK_DIR) that can be deleted.
 #
-# Usage: services/local-stack.sh start|stop [kafka|clickhouse] | status | env | kafka-tool CLASS [ARGS...]
+# Usage: services/local-stack.sh start|stop [kafka|clickhouse|flink|taskmanager] | status | env | kafka-tool CLASS [ARGS...]
 #   start       starts what is not running (starting twice is harmless) and waits until it answers
 #   stop        stops them (SIGTERM, then SIGKILL after 20 s); the fault tests stop and start one at a time
-#   status      says what runs, exit 0 only if both answer
+#               (`stop taskmanager` stops only Flink's TaskManager; `start flink` brings back what is missing)
+#   status      says what runs, exit 0 only if all answer
 #   env         prints the settings the demo and the tests read (KAFKA_BOOTSTRAP, CLICKHOUSE_HTTP, ...)
 #   kafka-tool  runs one of Kafka's command-line tools from the broker's jars, e.g.
 #               kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server 127.0.0.1:9092 --topic clicks
 #
 # Settings (environment): STACK_DIR (default <repo>/.local-stack), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # KAFKA_SASL_PORT (9094),
-# CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), KAFKA_HEAP (1g), KAFKA_PARTITIONS (2).
+# CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), KAFKA_HEAP (1g), KAFKA_PARTITIONS (2),
+# FLINK_REST_PORT (8081; REST API and web UI), FLINK_RPC_PORT (6123; and the next three: blob server, TaskManager RPC
+# and data), FLINK_JM_HEAP (512m), FLINK_TM_TASK_HEAP (1024m; the TaskManager's heap is 128m more).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,16 +34,23 @@ CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
 CLICKHOUSE_HTTPS_PORT="${CLICKHOUSE_HTTPS_PORT:-8443}"
 KAFKA_HEAP="${KAFKA_HEAP:-1g}"
 KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-2}"
+FLINK_REST_PORT="${FLINK_REST_PORT:-8081}"
+FLINK_RPC_PORT="${FLINK_RPC_PORT:-6123}"
+FLINK_JM_HEAP="${FLINK_JM_HEAP:-512m}"
+FLINK_TM_TASK_HEAP="${FLINK_TM_TASK_HEAP:-1024m}"
 
 kafka_dir="$STACK_DIR/kafka"
 ch_dir="$STACK_DIR/clickhouse"
+flink_dir="$STACK_DIR/flink"
 
 log() { echo "[local-stack] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A killed process whose parent has not reaped it yet (a zombie) still answers kill -0: it counts as gone.
+pid_running() { local state; state="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ -n "$state" && "$state" != Z* ]]; }
+pid_alive() { [[ -f "$1" ]] && pid_running "$(cat "$1")"; }
 
 wait_for() { # wait_for <what> <seconds> <command...>
   local what="$1" secs="$2"; shift 2
@@ -186,6 +198,90 @@ start_clickhouse() {
   wait_for "ClickHouse" 60 clickhouse_ping || { tail -20 "$ch_dir/log/"*.log >&2; die "ClickHouse did not start"; }
 }
 
+flink_classpath() {
+  local cp_file="$flink_dir/classpath.txt"
+  if [[ ! -s "$cp_file" || "$here/flink/pom.xml" -nt "$cp_file" ]]; then
+    log "resolving Flink's jars with Maven (once)"
+    mkdir -p "$flink_dir"
+    mvn -q -B -f "$here/flink/pom.xml" dependency:build-classpath -Dmdep.outputFile="$cp_file" >&2 \
+      || die "could not resolve Flink's jars (services/flink/pom.xml)"
+  fi
+  cat "$cp_file"
+}
+
+mebibytes() { # 512m / 1g / 1024 -> MiB
+  local v="${1,,}"
+  case "$v" in
+    *g) echo $(( ${v%g} * 1024 )) ;;
+    *m) echo "${v%m}" ;;
+    *) echo "$v" ;;
+  esac
+}
+
+flink_overview() { curl -s -m 2 "http://127.0.0.1:$FLINK_REST_PORT/overview" 2>/dev/null; }
+flink_jobmanager_up() { [[ "$(flink_overview)" == *'"slots-total"'* ]]; }
+flink_slots_up() { [[ "$(flink_overview)" =~ \"slots-total\":([0-9]+) ]] && (( BASH_REMATCH[1] >= 2 )); }
+# The TaskManager this script started has registered (a killed one's slots stay listed until its heartbeat times out).
+flink_taskmanager_registered() {
+  [[ -s "$flink_dir/taskmanager.id" ]] \
+    && curl -s -m 2 "http://127.0.0.1:$FLINK_REST_PORT/taskmanagers" 2>/dev/null | grep -q "\"$(cat "$flink_dir/taskmanager.id")\""
+}
+
+# JVM flags every Flink process gets: its own log file (shown by the web UI) and Flink's Java 17 module openings.
+flink_jvm() { # flink_jvm <log name>
+  local opens=(--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED
+    --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED
+    --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
+    --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED
+    --add-opens=java.base/java.text=ALL-UNNAMED --add-opens=java.base/java.time=ALL-UNNAMED
+    --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED
+    --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED)
+  echo "${opens[*]} -Djava.awt.headless=true -Dlog.file=$flink_dir/log/$1.log \
+-Dlog4j.configurationFile=file:$here/flink/log4j2.properties -Dlog4j2.configurationFile=file:$here/flink/log4j2.properties"
+}
+
+write_flink_conf() {
+  local task_heap; task_heap="$(mebibytes "$FLINK_TM_TASK_HEAP")"
+  mkdir -p "$flink_dir"/{conf,log,tmp,checkpoints,savepoints}
+  sed -e "s#@FLINK_DIR@#$flink_dir#g" -e "s#@REST_PORT@#$FLINK_REST_PORT#g" -e "s#@RPC_PORT@#$FLINK_RPC_PORT#g" \
+    -e "s#@BLOB_PORT@#$((FLINK_RPC_PORT + 1))#g" -e "s#@TM_RPC_PORT@#$((FLINK_RPC_PORT + 2))#g" \
+    -e "s#@TM_DATA_PORT@#$((FLINK_RPC_PORT + 3))#g" -e "s#@JM_HEAP@#$(mebibytes "$FLINK_JM_HEAP")m#g" \
+    -e "s#@TM_TASK_HEAP@#${task_heap}m#g" -e "s#@TM_HEAP@#$((task_heap + 128))m#g" \
+    "$here/flink/flink-conf.yaml.template" > "$flink_dir/conf/flink-conf.yaml"
+}
+
+start_flink() {
+  local cp; cp="$(flink_classpath)"
+  write_flink_conf
+  if pid_alive "$flink_dir/jobmanager.pid" && flink_jobmanager_up; then
+    log "Flink's JobManager already runs on 127.0.0.1:$FLINK_REST_PORT"
+  else
+    port_open "$FLINK_REST_PORT" && die "port $FLINK_REST_PORT is taken by another process; set FLINK_REST_PORT"
+    log "starting Flink's JobManager, REST API and web UI on http://127.0.0.1:$FLINK_REST_PORT (logs: $flink_dir/log)"
+    # shellcheck disable=SC2046
+    nohup java "-Xmx$FLINK_JM_HEAP" "-Xms$FLINK_JM_HEAP" -XX:MaxMetaspaceSize=256m -XX:MaxDirectMemorySize=128m \
+      $(flink_jvm jobmanager) -cp "$cp" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint \
+      --configDir "$flink_dir/conf" > "$flink_dir/log/jobmanager.out" 2>&1 &
+    echo $! > "$flink_dir/jobmanager.pid"
+    wait_for "Flink's JobManager" 60 flink_jobmanager_up \
+      || { tail -20 "$flink_dir/log/jobmanager".* >&2; die "Flink's JobManager did not start"; }
+  fi
+  if pid_alive "$flink_dir/taskmanager.pid"; then
+    log "Flink's TaskManager already runs"
+  else
+    local heap=$(( $(mebibytes "$FLINK_TM_TASK_HEAP") + 128 )) id="local-tm-$(date +%s%N)"
+    log "starting Flink's TaskManager $id (2 slots, heap ${heap}m)"
+    echo "$id" > "$flink_dir/taskmanager.id"
+    # shellcheck disable=SC2046
+    nohup java "-Xmx${heap}m" "-Xms${heap}m" -XX:MaxMetaspaceSize=768m -XX:MaxDirectMemorySize=320m \
+      $(flink_jvm taskmanager) -cp "$cp" org.apache.flink.runtime.taskexecutor.TaskManagerRunner \
+      --configDir "$flink_dir/conf" -D "taskmanager.resource-id=$id" >> "$flink_dir/log/taskmanager.out" 2>&1 &
+    echo $! > "$flink_dir/taskmanager.pid"
+  fi
+  wait_for "Flink's TaskManager with 2 slots" 90 flink_taskmanager_registered \
+    || { tail -20 "$flink_dir/log/taskmanager".* >&2; die "Flink's TaskManager did not register its slots"; }
+}
+
 stop_one() { # stop_one <name> <pid file>
   local name="$1" pidfile="$2"
   if ! pid_alive "$pidfile"; then
@@ -196,7 +292,7 @@ stop_one() { # stop_one <name> <pid file>
   log "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 20))
-  while kill -0 "$pid" 2>/dev/null; do
+  while pid_running "$pid"; do
     if ((SECONDS >= deadline)); then
       log "$name did not stop in 20 s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
@@ -218,30 +314,43 @@ CLICKHOUSE_TCP_PORT='$CLICKHOUSE_TCP_PORT'
 CLICKHOUSE_HTTPS='https://127.0.0.1:$CLICKHOUSE_HTTPS_PORT'
 CLICKHOUSE_CA_FILE='$ch_dir/tls/server.crt'
 CLICKHOUSE_JDBC_URL='jdbc:clickhouse://127.0.0.1:$CLICKHOUSE_HTTP_PORT/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics'
+FLINK_MASTER='127.0.0.1:$FLINK_REST_PORT'
+FLINK_REST='http://127.0.0.1:$FLINK_REST_PORT'
+FLINK_SAVEPOINTS='$flink_dir/savepoints'
 EOF
 }
 
 case "${1:-}" in
   start)
     case "${2:-all}" in
-      all) start_kafka; start_clickhouse ;;
+      all) start_kafka; start_clickhouse; start_flink ;;
       kafka) start_kafka ;;
       clickhouse) start_clickhouse ;;
-      *) die "start takes kafka or clickhouse, not ${2}" ;;
+      flink) start_flink ;;
+      *) die "start takes kafka, clickhouse or flink, not ${2}" ;;
     esac
     ;;
   stop)
     case "${2:-all}" in
-      all) stop_one Kafka "$kafka_dir/kafka.pid"; stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
+      all) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
+           stop_one "Flink's JobManager" "$flink_dir/jobmanager.pid"
+           stop_one Kafka "$kafka_dir/kafka.pid"; stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
       kafka) stop_one Kafka "$kafka_dir/kafka.pid" ;;
       clickhouse) stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
-      *) die "stop takes kafka or clickhouse, not ${2}" ;;
+      flink) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
+             stop_one "Flink's JobManager" "$flink_dir/jobmanager.pid" ;;
+      taskmanager) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid" ;;
+      *) die "stop takes kafka, clickhouse, flink or taskmanager, not ${2}" ;;
     esac
     ;;
   status)
     ok=0
     if port_open "$KAFKA_PORT"; then log "Kafka: up on 127.0.0.1:$KAFKA_PORT"; else log "Kafka: down"; ok=1; fi
     if clickhouse_ping; then log "ClickHouse: up on 127.0.0.1:$CLICKHOUSE_HTTP_PORT"; else log "ClickHouse: down"; ok=1; fi
+    if flink_slots_up; then
+      log "Flink: up, REST API and web UI on http://127.0.0.1:$FLINK_REST_PORT, $(flink_overview | grep -o '"slots-total":[0-9]*' | cut -d: -f2) slots"
+    elif flink_jobmanager_up; then log "Flink: JobManager up on 127.0.0.1:$FLINK_REST_PORT, no TaskManager"; ok=1
+    else log "Flink: down"; ok=1; fi
     exit $ok
     ;;
   env)
