@@ -114,24 +114,57 @@ def test_depends_on_waits_for_health_or_completion(compose):
             assert condition == {"condition": wanted}, f"{name} -> {dependency}: {condition}"
 
 
-def flink_version_of_the_runner_profile():
+def flink_version_of_the_runner():
+    """X.Y of the beam-runners-flink-X.Y dependency the pipeline's one jar carries."""
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
     pom = ET.parse(os.path.join(REPO, "pipeline", "pom.xml"))
-    for profile in pom.getroot().iterfind("m:profiles/m:profile", ns):
-        if profile.findtext("m:id", namespaces=ns) == "flink-runner":
-            for dependency in profile.iterfind("m:dependencies/m:dependency", ns):
-                artifact = dependency.findtext("m:artifactId", namespaces=ns)
-                match = re.fullmatch(r"beam-runners-flink-(\d+\.\d+)", artifact)
-                if match:
-                    return match.group(1)
-    raise AssertionError("pipeline/pom.xml has no flink-runner profile with a beam-runners-flink-X.Y dependency")
+    for dependency in pom.getroot().iterfind("m:dependencies/m:dependency", ns):
+        match = re.fullmatch(r"beam-runners-flink-(\d+\.\d+)", dependency.findtext("m:artifactId", namespaces=ns))
+        if match:
+            return match.group(1)
+    raise AssertionError("pipeline/pom.xml has no beam-runners-flink-X.Y dependency")
 
 
-def test_the_flink_images_match_the_runner_artifact(compose):
-    version = flink_version_of_the_runner_profile()
+def local_flink_version():
+    """The Flink release services/local-stack.sh runs (services/flink/pom.xml)."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    pom = ET.parse(os.path.join(REPO, "services", "flink", "pom.xml"))
+    return pom.getroot().findtext("m:properties/m:flink.version", namespaces=ns)
+
+
+def test_the_flink_images_match_the_runner_artifact_and_the_local_cluster(compose):
+    version = flink_version_of_the_runner()
+    local = local_flink_version()
+    assert local.startswith(version + "."), f"the local cluster runs Flink {local}, the runner is for {version}"
     for name in ("flink-jobmanager", "flink-taskmanager"):
         image = compose["services"][name]["image"]
-        assert re.fullmatch(rf"flink:{re.escape(version)}\.\d+-scala_2\.12-java17", image), image
+        assert re.fullmatch(rf"flink:{re.escape(local)}-scala_2\.12-java17", image), image
+
+
+def flink_settings(text):
+    return {key.strip(): value.strip() for key, _, value in
+            (line.partition(":") for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))}
+
+
+# Keys that only say where things are (host names, ports, folders) or how much memory a process gets: they differ
+# between a container and a local process by design. Every other key either file sets must be the same in both.
+WHERE_AND_HOW_BIG = re.compile(r"^(jobmanager\.rpc\.|jobmanager\.bind-host|rest\.|blob\.|taskmanager\.(host|bind-host|"
+                               r"rpc\.|data\.|log\.)|web\.log\.|io\.tmp\.|state\.(checkpoints|savepoints)\.dir|"
+                               r"jobmanager\.memory\.|taskmanager\.memory\.|taskmanager\.cpu\.)")
+
+
+def test_the_local_cluster_is_set_up_like_compose(compose):
+    with open(os.path.join(REPO, "services", "flink", "flink-conf.yaml.template")) as f:
+        local = flink_settings(f.read())
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        container = flink_settings(compose["services"][name]["environment"]["FLINK_PROPERTIES"])
+        shared = lambda settings: {k: v for k, v in settings.items() if not WHERE_AND_HOW_BIG.match(k)}
+        assert shared(local) == shared(container), f"services/flink/flink-conf.yaml.template and {name} differ"
+        # Same layout: checkpoints and savepoints side by side in one folder.
+        for settings in (local, container):
+            checkpoints, savepoints = settings["state.checkpoints.dir"], settings["state.savepoints.dir"]
+            assert checkpoints.rsplit("/", 1) == [savepoints.rsplit("/", 1)[0], "checkpoints"], checkpoints
+            assert savepoints.endswith("/savepoints"), savepoints
 
 
 def test_flink_checkpoints_are_configured(compose):
