@@ -130,4 +130,11 @@ public interface ClickCountOptions extends PipelineOptions {
   Boolean getCreateSchema();
 
   void setCreateSchema(Boolean value);
+
+  @Description("FlinkRunner, continuous run: on SIGTERM stop the job with a savepoint in this directory (a file:// or"
+      + " other Flink file system path), instead of cancelling it; the launcher prints the savepoint's path, and"
+      + " --savepointPath=<that path> resumes the job from it")
+  String getSavepointOnStop();
+
+  void setSavepointOnStop(String value);
 }

@@ -1,5 +1,7 @@
 package dev.clickstream.pipeline;
 
+import dev.clickstream.pipeline.admin.SinkSetup;
+
 /**
  * Creates the Kafka topics and the ClickHouse database and table if they are missing, checks the live table against
  * the DDL, and exits: the pipeline's own start-up step on its own, for orchestrators that want it as a separate
@@ -14,7 +16,7 @@ public final class PrepareSinks {
       if (!settings.createSchema()) {
         throw new IllegalArgumentException("PrepareSinks creates the schema: do not pass --createSchema=false");
       }
-      ClickCountPipeline.prepareSinks(settings);
+      SinkSetup.prepare(settings);
       System.out.println("topics " + settings.inputTopic() + ", " + settings.outputTopic() + ", "
           + settings.deadLetterTopic() + " and table " + settings.table() + " are in place");
     } catch (IllegalArgumentException | IllegalStateException e) {

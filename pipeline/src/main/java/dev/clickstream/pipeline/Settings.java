@@ -1,5 +1,7 @@
 package dev.clickstream.pipeline;
 
+import dev.clickstream.pipeline.io.ClickHouseUrl;
+import dev.clickstream.pipeline.io.KafkaClient;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
 import org.checkerframework.checker.nullness.qual.Nullable;

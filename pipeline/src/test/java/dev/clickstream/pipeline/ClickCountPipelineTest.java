@@ -1,27 +1,52 @@
 package dev.clickstream.pipeline;
 
+import dev.clickstream.pipeline.io.ArrivalTimePolicy;
+import dev.clickstream.pipeline.io.ReadClicks;
+import dev.clickstream.pipeline.model.ClickRules;
+import dev.clickstream.pipeline.model.DeadLetter;
+import dev.clickstream.pipeline.model.WindowCount;
+import dev.clickstream.pipeline.transforms.CountClicksPerProduct;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.beam.sdk.io.kafka.KafkaRecord;
+import org.apache.beam.sdk.io.kafka.KafkaTimestampType;
 import org.apache.beam.sdk.testing.PAssert;
 import org.apache.beam.sdk.testing.TestPipeline;
 import org.apache.beam.sdk.testing.TestStream;
 import org.apache.beam.sdk.transforms.MapElements;
 import org.apache.beam.sdk.transforms.windowing.IntervalWindow;
+import org.apache.beam.sdk.transforms.windowing.PaneInfo;
 import org.apache.beam.sdk.values.PCollection;
 import org.apache.beam.sdk.values.TimestampedValue;
 import org.apache.beam.sdk.values.TypeDescriptors;
+import org.checkerframework.checker.nullness.qual.Nullable;
 import org.joda.time.Duration;
 import org.joda.time.Instant;
 import org.junit.Rule;
 import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.junit.runners.Parameterized;
 
 /**
- * The pipeline's timing, scripted with TestStream (after Beam's LeaderBoardTest): records are judged into {@link
- * ClickBatch}es by the readers' builder, one batch per delivery, then go through {@link ClickCountPipeline#count},
- * the same graph the runs use, continuous (one key per product) or bounded (one key per window).
+ * The pipeline's timing, scripted with TestStream (after Beam's LeaderBoardTest): Kafka records, stamped with their
+ * Kafka timestamps as KafkaIO's read stamps them ({@link ArrivalTimePolicy}), go through {@link ClickCountPipeline#count},
+ * the same graph the runs use between the read and the sinks, continuous or bounded, in both of its shapes: the
+ * DirectRunner's (one key per window before the sinks) and every other runner's (one key per product throughout).
  */
+@RunWith(Parameterized.class)
 public class ClickCountPipelineTest {
+  @Parameterized.Parameters(name = "{0}")
+  public static List<Object[]> shapes() {
+    return List.of(new Object[] {"DirectRunner bundles", true}, new Object[] {"per product, as on Flink", false});
+  }
+
+  @Parameterized.Parameter(0)
+  public String shape;
+
+  @Parameterized.Parameter(1)
+  public boolean directRunnerBundles;
+
   private static final Duration WINDOW = Duration.standardMinutes(1);
   private static final Duration LATENESS = Duration.standardMinutes(1);
   private static final Instant T0 = Instant.parse("2026-11-26T10:00:00Z");
@@ -46,27 +71,51 @@ public class ClickCountPipelineTest {
     return new Rec(value.getBytes(StandardCharsets.UTF_8), T0.getMillis() + arrivalSecond * 1000);
   }
 
-  /** One delivery: the records judged into one batch, timestamped as the readers do. */
-  private TimestampedValue<ClickBatch> batch(Settings.Interval interval, Rec... records) {
-    ClickBatch.Builder builder = new ClickBatch.Builder(
-        new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), interval));
+  /** One delivery: Kafka records (key "7", partition 0), each stamped with its Kafka timestamp. */
+  @SuppressWarnings("unchecked")
+  private TimestampedValue<KafkaRecord<byte[], byte[]>>[] records(Rec... records) {
+    List<TimestampedValue<KafkaRecord<byte[], byte[]>>> out = new ArrayList<>();
     for (Rec r : records) {
-      builder.add("7".getBytes(StandardCharsets.UTF_8), r.value(), "clicks", 0, offset++, r.arrival());
+      out.add(TimestampedValue.of(new KafkaRecord<>("clicks", 0, offset++, r.arrival(), KafkaTimestampType.CREATE_TIME,
+          null, "7".getBytes(StandardCharsets.UTF_8), r.value()), new Instant(ArrivalTimePolicy.clamp(r.arrival()))));
     }
-    ClickBatch batch = builder.build();
-    return TimestampedValue.of(batch, batch.timestamp());
+    return out.toArray(TimestampedValue[]::new);
   }
 
-  private TimestampedValue<ClickBatch> batch(Rec... records) {
-    return batch(null, records);
+  /** A TestStream of deliveries, each a group of records read together. */
+  private final class Stream {
+    private TestStream.Builder<KafkaRecord<byte[], byte[]>> builder =
+        TestStream.create(ReadClicks.CODER).advanceWatermarkTo(T0);
+
+    Stream deliver(Rec... recs) {
+      TimestampedValue<KafkaRecord<byte[], byte[]>>[] all = records(recs);
+      builder = builder.addElements(all[0], java.util.Arrays.copyOfRange(all, 1, all.length));
+      return this;
+    }
+
+    Stream advanceWatermarkTo(Instant t) {
+      builder = builder.advanceWatermarkTo(t);
+      return this;
+    }
+
+    TestStream<KafkaRecord<byte[], byte[]>> advanceWatermarkToInfinity() {
+      return builder.advanceWatermarkToInfinity();
+    }
   }
 
-  private static TestStream.Builder<ClickBatch> stream() {
-    return TestStream.create(ClickBatch.ClickBatchCoder.of()).advanceWatermarkTo(T0);
+  private Stream stream() {
+    return new Stream();
   }
 
-  private ClickCountPipeline.Counted count(TestStream<ClickBatch> events, boolean bounded) {
-    return ClickCountPipeline.count(p.apply("Events", events), WINDOW, LATENESS, bounded);
+  private ClickCountPipeline.Counted count(TestStream<KafkaRecord<byte[], byte[]>> events,
+      Settings.@Nullable Interval interval, boolean bounded) {
+    ClickRules rules = new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), interval);
+    return ClickCountPipeline.count(p.apply("Events", events), rules, WINDOW, LATENESS, bounded,
+        directRunnerBundles);
+  }
+
+  private ClickCountPipeline.Counted count(TestStream<KafkaRecord<byte[], byte[]>> events, boolean bounded) {
+    return count(events, null, bounded);
   }
 
   private static PCollection<String> reasons(ClickCountPipeline.Counted counted) {
@@ -84,16 +133,17 @@ public class ClickCountPipelineTest {
     countsInOnTimePanes(false);
   }
 
-  // The same through the bounded run's count, which sums all products of a window under one key.
+  // The same through the bounded run's count, under Beam's default trigger.
   @Test
   public void theBoundedCountGivesTheSamePanes() {
     countsInOnTimePanes(true);
   }
 
   private void countsInOnTimePanes(boolean bounded) {
-    TestStream<ClickBatch> events = stream()
-        .addElements(batch(click(1, 5, 0), click(1, 10, 0), click(2, 20, 0)), batch(click(1, 59, 0)))
-        .addElements(batch(click(2, 61, 0), click(3, 90, 1), click(1, 30, 0)))
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 5, 0), click(1, 10, 0), click(2, 20, 0))
+        .deliver(click(1, 59, 0))
+        .deliver(click(2, 61, 0), click(3, 90, 1), click(1, 30, 0))
         .advanceWatermarkToInfinity();
     ClickCountPipeline.Counted counted = count(events, bounded);
     PAssert.that(counted.counts()).inOnTimePane(FIRST)
@@ -108,10 +158,10 @@ public class ClickCountPipelineTest {
   // again in a late pane, for that product only, with the accumulated count.
   @Test
   public void lateClickWithinLatenessUpdatesItsProductInALatePane() {
-    TestStream<ClickBatch> events = stream()
-        .addElements(batch(click(1, 10, 0), click(1, 20, 0), click(2, 25, 0)))
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 10, 0), click(1, 20, 0), click(2, 25, 0))
         .advanceWatermarkTo(T0.plus(WINDOW).plus(Duration.standardSeconds(30)))
-        .addElements(batch(click(1, 30, 60))) // arrives 30 s after the window's end: within the minute of lateness
+        .deliver(click(1, 30, 60)) // arrives 30 s after the window's end: within the minute of lateness
         .advanceWatermarkToInfinity();
     PCollection<WindowCount> counts = count(events, false).counts();
     PAssert.that(counts).inOnTimePane(FIRST).containsInAnyOrder(onTime(1, FIRST, 2), onTime(2, FIRST, 1));
@@ -123,10 +173,10 @@ public class ClickCountPipelineTest {
   // A click that arrives after its window's end plus the allowed lateness: not counted, dead-lettered as too late.
   @Test
   public void clickPastTheLatenessIsDroppedAndDeadLettered() {
-    TestStream<ClickBatch> events = stream()
-        .addElements(batch(click(1, 10, 0)))
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 10, 0))
         .advanceWatermarkTo(T0.plus(WINDOW).plus(LATENESS).plus(Duration.standardSeconds(30)))
-        .addElements(batch(click(1, 15, 110))) // arrives at 2:05, window end + lateness is 2:00
+        .deliver(click(1, 15, 110)) // arrives at 2:05, window end + lateness is 2:00
         .advanceWatermarkToInfinity();
     ClickCountPipeline.Counted counted = count(events, false);
     PAssert.that(counted.counts()).containsInAnyOrder(onTime(1, FIRST, 1));
@@ -137,13 +187,13 @@ public class ClickCountPipelineTest {
   // Broken records between good ones: each dead-lettered with its reason and original bytes; the good ones count.
   @Test
   public void malformedRecordsAreDeadLetteredWithAReasonAndGoodOnesStillCount() {
-    TestStream<ClickBatch> events = stream()
-        .addElements(batch(click(1, 1, 0), raw("hello", 2), raw("{\"user_id\":1,\"timestamp\":1}", 3),
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 1, 0), raw("hello", 2), raw("{\"user_id\":1,\"timestamp\":1}", 3),
             raw("{\"product_id\":-4,\"timestamp\":" + (T0.getMillis() + 4000) + "}", 4),
             raw("{\"product_id\":4294967296,\"timestamp\":" + T0.getMillis() + "}", 5),
             raw("{\"product_id\":4}", 6),
             raw("{\"product_id\":4,\"timestamp\":12}", 7),
-            click(1, 8, 0)))
+            click(1, 8, 0))
         .advanceWatermarkToInfinity();
     ClickCountPipeline.Counted counted = count(events, false);
     PAssert.that(counted.counts()).containsInAnyOrder(onTime(1, FIRST, 2));
@@ -164,10 +214,10 @@ public class ClickCountPipelineTest {
   @Test
   public void boundedRunCountsItsIntervalAndDeadLettersWhatArrivedInIt() {
     Settings.Interval first = new Settings.Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
-    TestStream<ClickBatch> events = stream()
-        .addElements(batch(first, click(1, 10, 0), raw("x", 30), click(1, 70, 0), raw("y", 75), click(2, 50, 60)))
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 10, 0), raw("x", 30), click(1, 70, 0), raw("y", 75), click(2, 50, 60))
         .advanceWatermarkToInfinity();
-    ClickCountPipeline.Counted counted = count(events, true);
+    ClickCountPipeline.Counted counted = count(events, first, true);
     PAssert.that(counted.counts()).containsInAnyOrder(onTime(1, FIRST, 1), onTime(2, FIRST, 1));
     PAssert.that(reasons(counted)).containsInAnyOrder("not_json");
     p.run().waitUntilFinish();
@@ -179,44 +229,46 @@ public class ClickCountPipelineTest {
   public void anEarlyPartIsCountedButItsRejectionsAreLeftToItsOwner() {
     Settings.Interval first = new Settings.Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
     Settings.Interval both = new Settings.Interval(FIRST.start().getMillis(), SECOND.end().getMillis());
-    ClickBatch.Builder builder = new ClickBatch.Builder(
-        new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), both, first));
+    ClickRules rules = new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), both, first);
+    List<ClickRules.Kind> kinds = new ArrayList<>();
     for (Rec r : List.of(click(1, 10, 0), raw("x", 30), click(1, 70, 0), raw("y", 75))) {
-      builder.add(null, r.value(), "clicks", 0, offset++, r.arrival());
+      kinds.add(rules.judge(r.value(), r.arrival()).kind());
     }
-    ClickBatch b = builder.build();
-    org.hamcrest.MatcherAssert.assertThat(List.of(b.counted(), b.malformed(), (long) b.deadLetters().size()),
-        org.hamcrest.Matchers.equalTo(List.of(2L, 1L, 1L)));
+    org.hamcrest.MatcherAssert.assertThat(kinds, org.hamcrest.Matchers.equalTo(List.of(ClickRules.Kind.COUNT,
+        ClickRules.Kind.MALFORMED, ClickRules.Kind.COUNT, ClickRules.Kind.NOT_OWNED)));
   }
 
-  // The batch carries how many records went which way, and its coder keeps all of it.
+  // A click's event time may lie up to the window and its lateness before its Kafka timestamp: it moves back to it.
   @Test
-  public void aBatchCountsItsRecordsAndSurvivesItsCoder() throws Exception {
-    Settings.Interval first = new Settings.Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
-    ClickBatch b = batch(first, click(1, 10, 0), click(1, 11, 0), raw("x", 30), click(1, 70, 0), click(1, 5, 200))
-        .getValue();
-    List<Long> tally = new ArrayList<>(List.of(b.read(), b.counted(), b.malformed(), b.tooLate(),
-        b.outsideInterval()));
-    org.hamcrest.MatcherAssert.assertThat(tally, org.hamcrest.Matchers.equalTo(List.of(5L, 2L, 1L, 0L, 1L)));
-    org.hamcrest.MatcherAssert.assertThat(b.cells(), org.hamcrest.Matchers.equalTo(1));
-    org.hamcrest.MatcherAssert.assertThat(b.clicks()[0], org.hamcrest.Matchers.equalTo(2L));
-    org.hamcrest.MatcherAssert.assertThat(b.timestamp(), org.hamcrest.Matchers.equalTo(T0));
-    org.apache.beam.sdk.testing.CoderProperties.coderDecodeEncodeEqual(ClickBatch.ClickBatchCoder.of(), b);
+  public void aClickIsCountedInTheWindowOfItsEventTimeNotItsArrival() {
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 59, 60), click(2, 0, 0)) // the first arrives at 1:59, within the lateness
+        .advanceWatermarkToInfinity();
+    ClickCountPipeline.Counted counted = count(events, false);
+    PAssert.that(counted.counts()).inOnTimePane(FIRST).containsInAnyOrder(onTime(1, FIRST, 1), onTime(2, FIRST, 1));
+    p.run().waitUntilFinish();
   }
 
-  // A batch of dead letters alone takes its first record's Kafka timestamp, kept within Beam's instants whatever a
-  // producer put there.
+  // A producer may stamp a record with any long: the read's stamp is kept within Beam's instants.
   @Test
-  public void aBatchOfDeadLettersIsTimestampedWithinBeamsRange() {
-    ClickBatch.Builder builder = new ClickBatch.Builder(
-        new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), null));
-    builder.add(null, "x".getBytes(StandardCharsets.UTF_8), "clicks", 0, 0, Long.MAX_VALUE);
-    org.hamcrest.MatcherAssert.assertThat(builder.build().timestamp(),
-        org.hamcrest.Matchers.equalTo(org.apache.beam.sdk.transforms.windowing.BoundedWindow.TIMESTAMP_MAX_VALUE));
-    builder.add(null, "x".getBytes(StandardCharsets.UTF_8), "clicks", 0, 1, Long.MIN_VALUE);
-    org.hamcrest.MatcherAssert.assertThat(builder.build().timestamp(),
-        org.hamcrest.Matchers.equalTo(org.apache.beam.sdk.transforms.windowing.BoundedWindow.TIMESTAMP_MIN_VALUE));
-    builder.add(null, "x".getBytes(StandardCharsets.UTF_8), "clicks", 0, 2, T0.getMillis());
-    org.hamcrest.MatcherAssert.assertThat(builder.build().timestamp(), org.hamcrest.Matchers.equalTo(T0));
+  public void kafkaTimestampsAreKeptWithinBeamsRange() {
+    org.hamcrest.MatcherAssert.assertThat(ArrivalTimePolicy.clamp(Long.MAX_VALUE),
+        org.hamcrest.Matchers.equalTo(org.apache.beam.sdk.transforms.windowing.BoundedWindow.TIMESTAMP_MAX_VALUE.getMillis()));
+    org.hamcrest.MatcherAssert.assertThat(ArrivalTimePolicy.clamp(Long.MIN_VALUE),
+        org.hamcrest.Matchers.equalTo(org.apache.beam.sdk.transforms.windowing.BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis()));
+    org.hamcrest.MatcherAssert.assertThat(ArrivalTimePolicy.clamp(T0.getMillis()),
+        org.hamcrest.Matchers.equalTo(T0.getMillis()));
+  }
+
+  @Test
+  public void aBoundedRunWritesTheSingleFiringOfABatchRunnerAsItsOnTimePane() {
+    // Flink's batch translation reports no pane: the one, complete firing of a bounded run is its on-time pane.
+    PaneInfo complete = CountClicksPerProduct.paneOfCompleteWindow(PaneInfo.NO_FIRING);
+    org.junit.Assert.assertEquals(PaneInfo.Timing.ON_TIME, complete.getTiming());
+    org.junit.Assert.assertEquals(0, complete.getIndex());
+    org.junit.Assert.assertTrue(complete.isFirst() && complete.isLast());
+    // A pane a runner did report is left as it is.
+    PaneInfo late = PaneInfo.createPane(false, false, PaneInfo.Timing.LATE, 2, 1);
+    org.junit.Assert.assertSame(late, CountClicksPerProduct.paneOfCompleteWindow(late));
   }
 }

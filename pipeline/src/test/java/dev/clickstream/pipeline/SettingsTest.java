@@ -1,5 +1,9 @@
 package dev.clickstream.pipeline;
 
+import dev.clickstream.pipeline.io.ClickHouseUrl;
+import dev.clickstream.pipeline.io.KafkaClient;
+import dev.clickstream.pipeline.io.KafkaWrites;
+import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.allOf;
 import static org.hamcrest.Matchers.containsString;
@@ -8,7 +12,6 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import org.junit.jupiter.api.Test;
 
 class SettingsTest {
 
@@ -157,8 +160,8 @@ class SettingsTest {
 
   @Test
   void theKafkaSinksAreExactlyOnceOnlyWhenAsked() {
-    assertThat(ClickCountPipeline.kafkaWrite(settings(), "t", "aggregates").isEOS(), equalTo(false));
-    var eos = ClickCountPipeline.kafkaWrite(KafkaClient.plain("127.0.0.1:9092"), "t", "g-aggregates");
+    assertThat(KafkaWrites.of(settings(), "t", "aggregates").isEOS(), equalTo(false));
+    var eos = KafkaWrites.of(KafkaClient.plain("127.0.0.1:9092"), "t", "g-aggregates");
     assertThat(eos.isEOS(), equalTo(true));
     assertThat(eos.getSinkGroupId(), equalTo("g-aggregates"));
     assertThat(eos.getTopic(), equalTo("t"));

@@ -1,19 +1,13 @@
 package dev.clickstream.pipeline.it;
 
-import static org.hamcrest.MatcherAssert.assertThat;
-import static org.hamcrest.Matchers.equalTo;
-import static org.hamcrest.Matchers.greaterThan;
-import static org.hamcrest.Matchers.greaterThanOrEqualTo;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.clickstream.generator.ClickGenerator;
 import dev.clickstream.generator.GeneratorConfig;
 import dev.clickstream.generator.Oracle;
 import dev.clickstream.pipeline.ClickCountPipeline;
-import dev.clickstream.pipeline.ClickParser;
-import dev.clickstream.pipeline.DeadLetter;
+import dev.clickstream.pipeline.model.ClickParser;
+import dev.clickstream.pipeline.model.DeadLetter;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,6 +19,12 @@ import org.apache.beam.sdk.PipelineResult;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
 
 /**
  * The whole path on the real local Kafka and ClickHouse: the generator writes four windows of clicks with late and
@@ -65,7 +65,7 @@ class BoundedRunIT {
 
   private static long runBounded(Instant from, Instant to) {
     long start = System.nanoTime();
-    PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(
+    PipelineResult result = ClickCountPipeline.run(LocalStack.options(
         "--bootstrapServers=" + LocalStack.KAFKA, "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES,
         "--deadLetterTopic=" + DEAD_LETTERS, "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC,
         "--clickHouseTable=" + TABLE, "--from=" + from, "--to=" + to, "--targetParallelism=2"));
@@ -85,6 +85,15 @@ class BoundedRunIT {
   @Test
   void bothSinksHoldExactlyTheOraclesCountsAndARerunChangesNothing() throws Exception {
     runBounded();
+    if (LocalStack.RUNNER.equals("flink")) {
+      // At the cluster's parallelism 2 both slots count, and the ranges are read in pieces, in parallel.
+      String job = LocalStack.newestFlinkJob("").path("jid").asText();
+      LocalStack.assertEverySubtaskWorked(job, "CountPerProduct");
+      long reads = LocalStack.recordsReadPerSubtask(job).entrySet().stream()
+          .filter(e -> e.getKey().contains("ReadFromKafka/Partition") && e.getValue().stream().anyMatch(r -> r > 0))
+          .count();
+      assertThat("piece reads that read records", reads, org.hamcrest.Matchers.greaterThanOrEqualTo(4L));
+    }
     Map<List<Long>, Long> expected = expected();
     assertThat(LocalStack.finalCounts(TABLE), equalTo(expected));
 
@@ -126,7 +135,7 @@ class BoundedRunIT {
     String table = TABLE + "_empty";
     Instant from = FROM.minus(10, ChronoUnit.MINUTES);
     assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
-      PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(
+      PipelineResult result = ClickCountPipeline.run(LocalStack.options(
           "--bootstrapServers=" + LocalStack.KAFKA, "--inputTopic=" + CLICKS, "--outputTopic=" + AGGREGATES + "_empty",
           "--deadLetterTopic=" + DEAD_LETTERS + "_empty", "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC,
           "--clickHouseTable=" + table, "--from=" + from, "--to=" + from.plus(5, ChronoUnit.MINUTES)));

@@ -40,7 +40,7 @@ class ClickHouseOverTlsIT {
     Instant from = Instant.now().minus(7, ChronoUnit.HOURS).truncatedTo(ChronoUnit.HOURS);
     Oracle oracle = LocalStack.generateInBackground("--topic", topic, "--start", from.toString(), "--duration",
         "PT1M", "--rate", "100", "--seed", "17").join();
-    PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(options(topic, url(true), from)));
+    PipelineResult result = ClickCountPipeline.run(LocalStack.options(options(topic, url(true), from)));
     assertThat(result.waitUntilFinish(), equalTo(PipelineResult.State.DONE));
     assertThat(LocalStack.finalCounts("analytics." + topic), equalTo(LocalStack.expectedCounts(oracle)));
   }
@@ -51,7 +51,7 @@ class ClickHouseOverTlsIT {
     LocalStack.requireRunning();
     String topic = "it_tls_untrusted_" + RUN;
     IllegalStateException refused = assertThrows(IllegalStateException.class, () -> ClickCountPipeline.run(
-        ClickCountPipeline.parseOptions(options(topic, url(false), Instant.parse("2026-11-26T00:00:00Z")))));
+        LocalStack.options(options(topic, url(false), Instant.parse("2026-11-26T00:00:00Z")))));
     assertThat(refused.getMessage(), containsString("PKIX"));
   }
 }

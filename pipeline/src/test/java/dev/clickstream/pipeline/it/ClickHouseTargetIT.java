@@ -29,7 +29,7 @@ class ClickHouseTargetIT {
   void aUrlWhoseDatabaseContradictsTheTableIsRefusedNamingBoth() throws Exception {
     LocalStack.requireRunning();
     IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> ClickCountPipeline.run(
-        ClickCountPipeline.parseOptions("--bootstrapServers=" + LocalStack.KAFKA,
+        LocalStack.options("--bootstrapServers=" + LocalStack.KAFKA,
             "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC, "--clickHouseTable=" + DATABASE + ".refused",
             "--inputTopic=it_target_refused_" + RUN, "--from=2026-11-26T00:00:00Z", "--to=2026-11-26T00:01:00Z")));
     assertThat(refused.getMessage(), allOf(containsString("names the database 'analytics'"),
@@ -47,7 +47,7 @@ class ClickHouseTargetIT {
         "PT2M", "--rate", "100", "--malformed-fraction", "0.02", "--seed", "21").join();
     String url = "jdbc:clickhouse://" + URI.create(LocalStack.CLICKHOUSE_HTTP).getAuthority()
         + "?server_version=22.8.1&server_time_zone=UTC";
-    PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(
+    PipelineResult result = ClickCountPipeline.run(LocalStack.options(
         "--bootstrapServers=" + LocalStack.KAFKA, "--clickHouseUrl=" + url,
         "--clickHouseTable=" + DATABASE + "." + TABLE_NAME, "--inputTopic=" + topic,
         "--outputTopic=" + topic + "_agg", "--deadLetterTopic=" + topic + "_dlq",

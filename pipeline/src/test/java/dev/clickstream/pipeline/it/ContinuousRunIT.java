@@ -1,15 +1,8 @@
 package dev.clickstream.pipeline.it;
 
-import static org.hamcrest.MatcherAssert.assertThat;
-import static org.hamcrest.Matchers.containsString;
-import static org.hamcrest.Matchers.equalTo;
-import static org.hamcrest.Matchers.greaterThan;
-import static org.hamcrest.Matchers.lessThanOrEqualTo;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.clickstream.generator.Oracle;
-import dev.clickstream.pipeline.ClickParser;
-import dev.clickstream.pipeline.DeadLetter;
+import dev.clickstream.pipeline.model.ClickParser;
+import dev.clickstream.pipeline.model.DeadLetter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,6 +22,13 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.lessThanOrEqualTo;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 
 /**
  * The continuous mode as a user runs it: the bundled jar in its own JVM, fed live clicks by two generators, one
@@ -100,6 +100,19 @@ class ContinuousRunIT {
         }
       }
       assertThat(tooLate, equalTo(expectedTooLate));
+
+      // Panes, the same on every runner: a window's first firing at the watermark is ON_TIME, each later one LATE,
+      // with increasing indexes (the aggregates may reach the topic out of order, see the README's contract). Whether
+      // a late click arrives after its window fired depends on the runner's watermark pace: late panes may be none.
+      Map<List<Long>, java.util.TreeMap<Long, String>> panes = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : LocalStack.readAll(AGGREGATES)) {
+        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.value());
+        panes.computeIfAbsent(List.of(json.get("product_id").asLong(), json.get("window_start").asLong()),
+            k -> new java.util.TreeMap<>()).put(json.get("pane_index").asLong(), json.get("pane_timing").asText());
+      }
+      assertThat(panes.keySet(), equalTo(expected.keySet()));
+      panes.forEach((cell, byIndex) -> byIndex.forEach((index, timing) -> assertThat(cell + " pane " + index, timing,
+          equalTo(index == byIndex.firstKey() && !timing.equals("LATE") ? "ON_TIME" : "LATE"))));
       assertThat(byReason.values().stream().mapToLong(Long::longValue).sum() - tooLate, equalTo(a.malformed()));
 
       // Offsets are committed to the consumer group as the runner finalizes what it read.

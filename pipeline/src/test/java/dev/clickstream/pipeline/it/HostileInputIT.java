@@ -1,11 +1,8 @@
 package dev.clickstream.pipeline.it;
 
-import static org.hamcrest.MatcherAssert.assertThat;
-import static org.hamcrest.Matchers.equalTo;
-
 import dev.clickstream.pipeline.ClickCountPipeline;
-import dev.clickstream.pipeline.DeadLetter;
-import dev.clickstream.pipeline.HostileInputTest;
+import dev.clickstream.pipeline.model.DeadLetter;
+import dev.clickstream.pipeline.model.HostileInputTest;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
@@ -24,6 +21,9 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
 
 /**
  * The hostile corpus through the real broker: each record, between two good clicks, goes through Kafka, a bounded
@@ -61,7 +61,7 @@ class HostileInputIT {
       }
     }
     Instant from = Instant.ofEpochMilli(arrival);
-    PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(
+    PipelineResult result = ClickCountPipeline.run(LocalStack.options(
         "--bootstrapServers=" + LocalStack.KAFKA, "--inputTopic=" + TOPIC, "--outputTopic=" + TOPIC + "_agg",
         "--deadLetterTopic=" + TOPIC + "_dlq", "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC,
         "--clickHouseTable=" + TABLE, "--from=" + from, "--to=" + from.plusSeconds(60)));

@@ -76,13 +76,14 @@ class SecretsIT {
           "--start", from.toString(), "--duration", "PT1M", "--rate", "100"), new PrintStream(System.err, true)).ok());
 
       Path log = Path.of("target", "secrets-" + RUN + ".log");
-      ProcessBuilder builder = new ProcessBuilder(List.of("java", "-Xmx512m", "-cp", System.getProperty("bundledJar"),
-          "dev.clickstream.pipeline.ClickCountPipeline", "--bootstrapServers=" + LocalStack.KAFKA,
-          "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC, "--clickHouseUser=" + USER,
-          "--clickHousePasswordEnv=IT_CLICKHOUSE_PASSWORD", "--inputTopic=" + topic, "--outputTopic=" + topic + "_agg",
-          "--deadLetterTopic=" + topic + "_dlq", "--clickHouseTable=" + TABLE, "--from=" + from,
-          "--to=" + from.plus(1, ChronoUnit.MINUTES)))
-          .redirectErrorStream(true).redirectOutput(log.toFile());
+      List<String> command = new java.util.ArrayList<>(List.of("java", "-Xmx512m", "-cp",
+          System.getProperty("bundledJar"), "dev.clickstream.pipeline.ClickCountPipeline",
+          "--bootstrapServers=" + LocalStack.KAFKA, "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC,
+          "--clickHouseUser=" + USER, "--clickHousePasswordEnv=IT_CLICKHOUSE_PASSWORD", "--inputTopic=" + topic,
+          "--outputTopic=" + topic + "_agg", "--deadLetterTopic=" + topic + "_dlq", "--clickHouseTable=" + TABLE,
+          "--from=" + from, "--to=" + from.plus(1, ChronoUnit.MINUTES)));
+      command.addAll(LocalStack.runnerOptions());
+      ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
       builder.environment().put("IT_CLICKHOUSE_PASSWORD", password);
       Process pipeline = builder.start();
       // The process list: what `ps` shows of the JVM is its command line.
@@ -97,6 +98,14 @@ class SecretsIT {
       assertThat(output, containsString("click-count bounded run"));
       assertThat(output, not(containsString(password)));
       assertThat(LocalStack.finalCounts(TABLE).size(), greaterThan(0));
+      if (LocalStack.RUNNER.equals("flink")) {
+        // The session cluster shows a job's configuration (Beam's options among it) in its REST API and web UI, and
+        // the TaskManager logs the clients' settings: the password must be in neither.
+        String jobId = LocalStack.newestFlinkJob("").path("jid").asText();
+        assertThat(LocalStack.flinkRest("/jobs/" + jobId + "/config").toString(), not(containsString(password)));
+        Path taskManagerLog = usersDirectory().getParent().getParent().resolve("flink/log/taskmanager.log");
+        assertThat(Files.readString(taskManagerLog), not(containsString(password)));
+      }
     } finally {
       Files.deleteIfExists(usersFile);
     }

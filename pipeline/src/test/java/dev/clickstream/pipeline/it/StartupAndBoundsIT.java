@@ -42,7 +42,7 @@ class StartupAndBoundsIT {
     LocalStack.query("CREATE TABLE " + table + " (product_id Int32, timestamp UInt64, window_end UInt64,"
         + " count UInt64, pane_index UInt64) ENGINE = MergeTree ORDER BY (product_id, timestamp)");
     IllegalStateException refused = assertThrows(IllegalStateException.class, () -> ClickCountPipeline.run(
-        ClickCountPipeline.parseOptions(options("it_wrong_" + RUN, table, "--from=2026-11-26T00:00:00Z",
+        LocalStack.options(options("it_wrong_" + RUN, table, "--from=2026-11-26T00:00:00Z",
             "--to=2026-11-26T00:01:00Z"))));
     assertThat(refused.getMessage(), allOf(containsString("column product_id is Int32, the pipeline writes UInt32"),
         containsString("column pane_timing Enum8"), containsString("is missing")));
@@ -65,7 +65,7 @@ class StartupAndBoundsIT {
     generated.oracle().counts().forEach((k, v) -> expected.put(List.of(k.productId(), k.windowStart()), v));
     long started = System.nanoTime();
     assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
-      PipelineResult result = ClickCountPipeline.run(ClickCountPipeline.parseOptions(options(topic, table,
+      PipelineResult result = ClickCountPipeline.run(LocalStack.options(options(topic, table,
           "--from=" + from, "--to=" + from.plus(2, ChronoUnit.MINUTES))));
       assertThat(result.waitUntilFinish(), equalTo(PipelineResult.State.DONE));
     });

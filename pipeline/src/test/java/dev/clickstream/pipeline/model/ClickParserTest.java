@@ -1,13 +1,13 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.model;
 
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.nullValue;
 
 import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class ClickParserTest {
   private static final long ARRIVAL = 1_795_687_200_000L; // 2026-11-26T10:00:00Z

@@ -1,5 +1,6 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.io;
 
+import dev.clickstream.pipeline.Settings;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -37,12 +38,12 @@ public record KafkaClient(String bootstrapServers, Map<String, String> settings,
     settings = Map.copyOf(settings);
   }
 
-  static KafkaClient plain(String bootstrapServers) {
+  public static KafkaClient plain(String bootstrapServers) {
     return new KafkaClient(bootstrapServers, Map.of(), null);
   }
 
   /** Reads a Kafka properties file; a missing or unreadable file, or one that sets the pipeline's own keys, fails. */
-  static KafkaClient withFile(String bootstrapServers, @Nullable String file) {
+  public static KafkaClient withFile(String bootstrapServers, @Nullable String file) {
     if (file == null || file.isEmpty()) {
       return plain(bootstrapServers);
     }
@@ -72,7 +73,7 @@ public record KafkaClient(String bootstrapServers, Map<String, String> settings,
   }
 
   /** A consumer of raw bytes that never commits by itself: the base of every consumer the pipeline makes. */
-  Properties byteConsumer() {
+  public Properties byteConsumer() {
     Properties p = base();
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
@@ -80,14 +81,14 @@ public record KafkaClient(String bootstrapServers, Map<String, String> settings,
     return p;
   }
 
-  Properties admin() {
+  public Properties admin() {
     Properties p = base();
     p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     return p;
   }
 
   /** The file's settings for KafkaIO's producers (KafkaIO sets the brokers and serializers itself). */
-  Map<String, Object> producerSettings() {
+  public Map<String, Object> producerSettings() {
     return Map.copyOf(settings);
   }
 

@@ -1,23 +1,24 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.model;
 
-import static org.hamcrest.MatcherAssert.assertThat;
-import static org.hamcrest.Matchers.equalTo;
-import static org.hamcrest.Matchers.greaterThanOrEqualTo;
-
+import dev.clickstream.pipeline.transforms.JudgeClicks;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.Test;
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
+
 
 /**
  * The hostile-input corpus (src/test/resources/hostile, one file per record, reasons in cases.tsv) between good
- * clicks, judged by the readers' batch builder: every hostile record is dead-lettered once, with its reason and its
- * exact bytes, and every good click is counted; nothing throws. HostileInputIT sends the same corpus through Kafka.
+ * clicks, judged as {@link JudgeClicks} judges each record read: every hostile record is rejected with its reason and a
+ * detail, and every good click is counted; nothing throws. HostileInputIT sends the same corpus through Kafka and the
+ * whole pipeline, and checks each dead letter's exact bytes.
  */
 public class HostileInputTest {
   /** The Kafka timestamp every record gets: the corpus's event times lie half a second before it. */
@@ -46,29 +47,27 @@ public class HostileInputTest {
   public void everyHostileRecordIsDeadLetteredWithItsReasonAndTheGoodOnesCount() throws IOException {
     List<Case> corpus = corpus();
     assertThat(corpus.size(), greaterThanOrEqualTo(25));
-    ClickBatch.Builder builder = new ClickBatch.Builder(new ClickRules(60_000, 60_000, null));
-    long offset = 0;
+    ClickRules rules = new ClickRules(60_000, 60_000, null);
+    long counted = 0;
+    List<String> rejected = new java.util.ArrayList<>();
+    Map<String, String> actual = new TreeMap<>();
     for (Case c : corpus) {
       byte[] good = ("{\"product_id\":7,\"timestamp\":" + (ARRIVAL - 1000) + "}").getBytes(StandardCharsets.UTF_8);
-      builder.add(null, good, "clicks", 0, offset++, ARRIVAL);
-      builder.add(null, c.value(), "clicks", 0, offset++, ARRIVAL);
+      ClickRules.Verdict ok = rules.judge(good, ARRIVAL);
+      if (ok.kind() == ClickRules.Kind.COUNT && ok.click().productId() == 7) {
+        counted++;
+      }
+      ClickRules.Verdict verdict = rules.judge(c.value(), ARRIVAL);
+      if (verdict.kind() == ClickRules.Kind.MALFORMED || verdict.kind() == ClickRules.Kind.TOO_LATE) {
+        rejected.add(c.file());
+        assertThat(c.file() + " has a detail", verdict.detail().isEmpty(), equalTo(false));
+        actual.put(c.file(), verdict.reason());
+      }
     }
-    ClickBatch batch = builder.build();
-
-    assertThat("one cell: product 7 in one window", batch.cells(), equalTo(1));
-    assertThat(batch.products()[0], equalTo(7L));
-    assertThat("good clicks counted", batch.clicks()[0], equalTo((long) corpus.size()));
-    assertThat(batch.counted(), equalTo((long) corpus.size()));
-    assertThat("every hostile record rejected", batch.malformed() + batch.tooLate(), equalTo((long) corpus.size()));
+    assertThat("good clicks counted", counted, equalTo((long) corpus.size()));
+    assertThat("every hostile record rejected", rejected.size(), equalTo(corpus.size()));
     Map<String, String> expected = new TreeMap<>();
     corpus.forEach(c -> expected.put(c.file(), c.reason()));
-    Map<String, String> actual = new TreeMap<>();
-    for (DeadLetter d : batch.deadLetters()) {
-      String file = corpus.stream().filter(c -> Arrays.equals(c.value(), d.value())).map(Case::file)
-          .findFirst().orElse("a record not in the corpus");
-      assertThat(file + " dead-lettered once", actual.put(file, d.reason()), equalTo(null));
-      assertThat(file + " has a detail", d.detail().isEmpty(), equalTo(false));
-    }
     assertThat(actual, equalTo(expected));
   }
 }

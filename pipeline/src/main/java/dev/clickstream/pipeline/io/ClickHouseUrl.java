@@ -1,5 +1,6 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.io;
 
+import dev.clickstream.pipeline.Settings;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +22,7 @@ import org.checkerframework.checker.nullness.qual.Nullable;
  * {@code custom_http_params} that Debian's ClickHouse 18.16 needs (it ignores the driver's database header; a current
  * server takes the extra {@code database} parameter as the same thing).
  */
-record ClickHouseUrl(boolean https, String hostPort, String database, Map<String, String> parameters) {
+public record ClickHouseUrl(boolean https, String hostPort, String database, Map<String, String> parameters) {
   private static final Pattern JDBC =
       Pattern.compile("jdbc:(?:clickhouse|ch):(?:(https?):)?//([^/?#]+)(?:/([^?#]*))?(?:\\?([^#]*))?");
 
@@ -35,7 +36,7 @@ record ClickHouseUrl(boolean https, String hostPort, String database, Map<String
    * clickhouse-jdbc 0.6.4's default Apache client each insert keeps one of the pool's 10 connections, and the
    * eleventh waits three minutes and fails.
    */
-  static ClickHouseUrl forTable(@Nullable String url, Settings.TableName table) {
+  public static ClickHouseUrl forTable(@Nullable String url, Settings.TableName table) {
     Matcher m = url == null ? null : JDBC.matcher(url);
     if (m == null || !m.matches()) {
       throw new IllegalArgumentException("--clickHouseUrl must be a ClickHouse JDBC URL"
@@ -77,7 +78,7 @@ record ClickHouseUrl(boolean https, String hostPort, String database, Map<String
   }
 
   /** The JDBC URL for ClickHouseIO, without credentials. */
-  String jdbc() {
+  public String jdbc() {
     StringBuilder url = new StringBuilder("jdbc:clickhouse:").append(https ? "https:" : "").append("//")
         .append(hostPort).append('/').append(database);
     char sep = '?';
@@ -89,7 +90,7 @@ record ClickHouseUrl(boolean https, String hostPort, String database, Map<String
   }
 
   /** The server's HTTP(S) interface, for the statements the pipeline runs itself. */
-  String httpEndpoint() {
+  public String httpEndpoint() {
     return (https ? "https" : "http") + "://" + hostPort + "/";
   }
 

@@ -1,4 +1,4 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.model;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,5 +1,6 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.model;
 
+import dev.clickstream.pipeline.Settings;
 import org.checkerframework.checker.nullness.qual.Nullable;
 import org.joda.time.Instant;
 
@@ -14,13 +15,13 @@ import org.joda.time.Instant;
  * rejected record is dead-lettered by the run whose interval holds its Kafka timestamp, so consecutive runs count
  * every click once and dead-letter every rejection once.
  */
-final class ClickRules implements java.io.Serializable {
+public final class ClickRules implements java.io.Serializable {
   private final long windowSizeMillis;
   private final long allowedLatenessMillis;
   private final Settings.@Nullable Interval counted;
   private final Settings.@Nullable Interval owned;
 
-  ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval interval) {
+  public ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval interval) {
     this(windowSizeMillis, allowedLatenessMillis, interval, interval);
   }
 
@@ -28,7 +29,7 @@ final class ClickRules implements java.io.Serializable {
    * {@code counted}: the event times whose clicks are counted; {@code owned}: the Kafka timestamps whose rejected
    * records this run dead-letters. A bounded run with an early part counts beyond what it owns.
    */
-  ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval counted,
+  public ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval counted,
       Settings.@Nullable Interval owned) {
     this.windowSizeMillis = windowSizeMillis;
     this.allowedLatenessMillis = allowedLatenessMillis;
@@ -36,15 +37,15 @@ final class ClickRules implements java.io.Serializable {
     this.owned = owned;
   }
 
-  enum Kind { COUNT, MALFORMED, TOO_LATE, OUTSIDE_INTERVAL, NOT_OWNED }
+  public enum Kind { COUNT, MALFORMED, TOO_LATE, OUTSIDE_INTERVAL, NOT_OWNED }
 
   /** A judged record: the click to count, or the dead letter's reason and detail, or nothing to do. */
-  record Verdict(Kind kind, @Nullable Click click, String reason, String detail) {
+  public record Verdict(Kind kind, @Nullable Click click, String reason, String detail) {
     static final Verdict OUTSIDE_INTERVAL = new Verdict(Kind.OUTSIDE_INTERVAL, null, "", "");
     static final Verdict NOT_OWNED = new Verdict(Kind.NOT_OWNED, null, "", "");
   }
 
-  Verdict judge(byte @Nullable [] value, long arrival) {
+  public Verdict judge(byte @Nullable [] value, long arrival) {
     ClickParser.Result result = ClickParser.parse(value, arrival);
     Click click = result.click();
     if (click == null) {
@@ -61,6 +62,14 @@ final class ClickRules implements java.io.Serializable {
       return Verdict.OUTSIDE_INTERVAL;
     }
     return new Verdict(Kind.COUNT, click, "", "");
+  }
+
+  public long windowSizeMillis() {
+    return windowSizeMillis;
+  }
+
+  public long allowedLatenessMillis() {
+    return allowedLatenessMillis;
   }
 
   long windowStart(long eventTimeMillis) {

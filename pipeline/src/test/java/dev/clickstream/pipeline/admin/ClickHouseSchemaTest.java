@@ -1,5 +1,11 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.admin;
 
+import dev.clickstream.pipeline.Settings;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.beam.sdk.io.clickhouse.TableSchema;
+import org.apache.beam.sdk.schemas.Schema;
+import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.allOf;
 import static org.hamcrest.Matchers.contains;
@@ -8,11 +14,6 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
-import org.apache.beam.sdk.io.clickhouse.TableSchema;
-import org.apache.beam.sdk.schemas.Schema;
-import org.junit.jupiter.api.Test;
 
 class ClickHouseSchemaTest {
 

@@ -1,5 +1,7 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.admin;
 
+import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.io.ClickHouseUrl;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,7 +19,7 @@ import org.checkerframework.checker.nullness.qual.Nullable;
  * HTTP interface, which every server version has. The database need not exist yet, which a JDBC connection to it
  * would require.
  */
-final class ClickHouseHttp {
+public final class ClickHouseHttp {
   private final URI endpoint;
   private final @Nullable String authorization;
   private final HttpClient client;

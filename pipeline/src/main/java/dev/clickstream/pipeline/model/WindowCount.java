@@ -1,5 +1,6 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.model;
 
+import dev.clickstream.pipeline.admin.ClickHouseSchema;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

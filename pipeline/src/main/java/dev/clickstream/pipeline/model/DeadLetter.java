@@ -1,4 +1,4 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.model;
 
 import java.io.IOException;
 import java.io.InputStream;

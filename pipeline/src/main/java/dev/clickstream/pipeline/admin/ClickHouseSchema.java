@@ -1,5 +1,7 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.admin;
 
+import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.StartupRefusedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -1,0 +1,372 @@
+package dev.clickstream.pipeline.admin;
+
+import dev.clickstream.pipeline.io.KafkaClient;
+import dev.clickstream.pipeline.model.ClickParser;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.checkerframework.checker.nullness.qual.Nullable;
+import org.joda.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** What the pipeline asks of Kafka before it starts: topics, and a bounded run's offset ranges. */
+public final class KafkaSetup {
+  private static final Logger LOG = LoggerFactory.getLogger(KafkaSetup.class);
+
+  private KafkaSetup() {}
+
+  /**
+   * Connects with the pipeline's client settings and asks for the cluster's id, so that wrong credentials, a
+   * certificate that is not trusted or a listener of another protocol fail at start, with Kafka's reason; then
+   * creates the missing {@code topics} (none: nothing to create) with the broker's default partitions and
+   * replication. Existing topics are kept.
+   */
+  static void prepare(KafkaClient kafka, Collection<String> topics) throws InterruptedException, ExecutionException {
+    try (Admin admin = Admin.create(kafka.admin())) {
+      try {
+        admin.describeCluster().clusterId().get(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw new ExecutionException("no answer from Kafka at " + kafka + " within 60 s", e);
+      }
+      if (topics.isEmpty()) {
+        return;
+      }
+      List<NewTopic> wanted = new ArrayList<>();
+      for (String topic : topics) {
+        wanted.add(new NewTopic(topic, Optional.empty(), Optional.empty()));
+      }
+      for (var future : admin.createTopics(wanted).values().values()) {
+        try {
+          future.get();
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof TopicExistsException)) {
+            throw e;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Offsets [start, stop) of one partition, and a Kafka timestamp whose first record at or after it (Kafka's
+   * offsets-for-times, which KafkaIO's start read time uses) is at {@code start}.
+   */
+  public record OffsetRange(String topic, int partition, long start, long stop, long fromMillis, long estimatedBytes)
+      implements java.io.Serializable {
+
+    public OffsetRange(String topic, int partition, long start, long stop, long fromMillis) {
+      this(topic, partition, start, stop, fromMillis, 0);
+    }
+
+    public TopicPartition topicPartition() {
+      return new TopicPartition(topic, partition);
+    }
+
+    @Override
+    public String toString() {
+      return topic + "-" + partition + "[" + start + ", " + stop + ")";
+    }
+  }
+
+  /**
+   * For every partition of {@code topic}, the offsets holding the records whose Kafka timestamps lie in
+   * [fromMillis, toMillis): from the first record at or after {@code fromMillis} to the first at or after
+   * {@code toMillis} (or the end of the log), in pieces of at most about {@code maxPiece} offsets and {@code
+   * maxPieceBytes} bytes ({@link #estimatedBytes}; {@code Long.MAX_VALUE}: no limit, no sampling), and in at least
+   * {@code minPieces} pieces over all partitions where there are that many offsets. Empty ranges are left out, so a
+   * partition with nothing in the interval costs nothing and cannot stall the run.
+   *
+   * <p>A piece starts where a Kafka timestamp starts: the timestamp of the record at the offset where the piece should
+   * start, and then the first offset at or after that timestamp, which is earlier when timestamps are out of order.
+   * So the pieces of a partition follow each other without gap or overlap, and a KafkaIO read from a piece's
+   * timestamp starts exactly at the piece.
+   */
+  public static List<OffsetRange> offsetRanges(KafkaClient kafka, String topic, long fromMillis, long toMillis,
+      long maxPiece, long maxPieceBytes, int minPieces) {
+    List<OffsetRange> pieces = new ArrayList<>();
+    List<OffsetRange> ranges = offsetRanges(kafka, topic, fromMillis, toMillis);
+    int perRange = ranges.isEmpty() ? 1 : (minPieces + ranges.size() - 1) / ranges.size();
+    Map<TopicPartition, Long> averageBytes = maxPieceBytes == Long.MAX_VALUE || ranges.isEmpty() ? Map.of()
+        : averageRecordBytes(kafka, ranges);
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
+      for (OffsetRange range : ranges) {
+        TopicPartition tp = range.topicPartition();
+        long length = range.stop() - range.start();
+        long bytes = maxPieceBytes == Long.MAX_VALUE ? 0
+            : Math.max(estimatedBytes(consumer, range), length * averageBytes.getOrDefault(tp, 0L));
+        long byBytes = maxPieceBytes == Long.MAX_VALUE ? 1 : (bytes + maxPieceBytes - 1) / maxPieceBytes;
+        long byRecords = (length + maxPiece - 1) / maxPiece;
+        int count = (int) Math.min(Math.min(1024, length), Math.max(perRange, Math.max(byRecords, byBytes)));
+        // Where each piece should start, and the Kafka timestamp found there.
+        List<long[]> cuts = new ArrayList<>();
+        if (maxPieceBytes != Long.MAX_VALUE && bytes / Math.max(1, length) >= LARGE_RECORD_BYTES) {
+          // Large records, maybe in a block: even cuts could put the whole block in one piece, so cut by bytes read.
+          cuts = cutsByBytes(consumer, range, maxPieceBytes, maxPiece);
+        } else {
+          for (int i = 1; i < count; i++) {
+            long offset = range.start() + length * i / count;
+            cuts.add(new long[] {offset, timestampAt(consumer, tp, offset)});
+          }
+        }
+        long start = range.start();
+        long startMillis = range.fromMillis();
+        for (long[] cut : cuts) {
+          long millis = cut[1];
+          OffsetAndTimestamp found = consumer.offsetsForTimes(Map.of(tp, millis)).get(tp);
+          long next = found == null ? range.stop() : Math.min(found.offset(), range.stop());
+          if (next > start) {
+            pieces.add(new OffsetRange(topic, tp.partition(), start, next, startMillis,
+                bytes / Math.max(1, length) * (next - start)));
+            start = next;
+            startMillis = millis;
+          }
+        }
+        pieces.add(new OffsetRange(topic, tp.partition(), start, range.stop(), startMillis,
+            bytes / Math.max(1, length) * (range.stop() - start)));
+      }
+    }
+    return pieces;
+  }
+
+  /** The pieces of each partition joined again: one range per partition, with the bytes of its pieces. */
+  public static List<OffsetRange> wholeRanges(List<OffsetRange> pieces) {
+    Map<Integer, OffsetRange> whole = new java.util.TreeMap<>();
+    for (OffsetRange p : pieces) {
+      whole.merge(p.partition(), p, (a, b) -> new OffsetRange(a.topic(), a.partition(), Math.min(a.start(), b.start()),
+          Math.max(a.stop(), b.stop()), Math.min(a.fromMillis(), b.fromMillis()),
+          a.estimatedBytes() + b.estimatedBytes()));
+    }
+    return new ArrayList<>(whole.values());
+  }
+
+  /** Bytes per record from which a range is cut by reading it ({@link #cutsByBytes}) rather than evenly. */
+  static final long LARGE_RECORD_BYTES = 4096;
+
+  /**
+   * Reads a range once, keys and values included, and cuts it whenever the records since the last cut reach {@code
+   * maxBytes} or {@code maxRecords}: {offset, its Kafka timestamp} per cut. For ranges of large records only, where
+   * an estimate per offset could put a block of them in one piece.
+   */
+  static List<long[]> cutsByBytes(KafkaConsumer<byte[], byte[]> consumer, OffsetRange range, long maxBytes,
+      long maxRecords) {
+    TopicPartition tp = range.topicPartition();
+    consumer.assign(List.of(tp));
+    consumer.seek(tp, range.start());
+    List<long[]> cuts = new ArrayList<>();
+    long bytes = 0;
+    long records = 0;
+    long position = range.start();
+    long idleDeadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (position < range.stop()) {
+      List<ConsumerRecord<byte[], byte[]>> got = consumer.poll(java.time.Duration.ofMillis(500)).records(tp);
+      if (got.isEmpty()) {
+        if (System.nanoTime() > idleDeadline) {
+          throw new IllegalStateException("cannot read " + tp + " at offset " + position + " to plan the bounded run");
+        }
+        continue;
+      }
+      idleDeadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      for (ConsumerRecord<byte[], byte[]> r : got) {
+        if (r.offset() >= range.stop()) {
+          break;
+        }
+        long size = Math.max(0, r.serializedKeySize()) + Math.max(0, r.serializedValueSize()) + 64;
+        if (records > 0 && (bytes + size > maxBytes || records >= maxRecords)) {
+          cuts.add(new long[] {r.offset(), r.timestamp()});
+          bytes = 0;
+          records = 0;
+        }
+        bytes += size;
+        records++;
+        position = r.offset() + 1;
+      }
+      position = Math.max(position, consumer.position(tp));
+    }
+    return cuts;
+  }
+
+  /** Records sampled per range to estimate its bytes ({@link #estimatedBytes}). */
+  private static final int SIZE_SAMPLES = 64;
+
+  /**
+   * Each partition's bytes on disk per offset, over its whole log (the brokers' log directories): a second estimate
+   * beside the samples, which can miss a contiguous block of large records between them. Empty when the brokers do
+   * not say (an ACL may forbid describing log directories): the samples alone decide then.
+   */
+  static Map<TopicPartition, Long> averageRecordBytes(KafkaClient kafka, List<OffsetRange> ranges) {
+    Map<TopicPartition, Long> average = new HashMap<>();
+    try (Admin admin = Admin.create(kafka.admin());
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
+      List<Integer> brokers = new ArrayList<>();
+      admin.describeCluster().nodes().get().forEach(node -> brokers.add(node.id()));
+      Map<TopicPartition, Long> sizes = new HashMap<>();
+      admin.describeLogDirs(brokers).allDescriptions().get().values().forEach(dirs -> dirs.values().forEach(dir ->
+          dir.replicaInfos().forEach((tp, info) -> sizes.merge(tp, info.size(), Math::max))));
+      List<TopicPartition> partitions = ranges.stream().map(OffsetRange::topicPartition).distinct().toList();
+      Map<TopicPartition, Long> begins = consumer.beginningOffsets(partitions);
+      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+      for (TopicPartition tp : partitions) {
+        long offsets = ends.get(tp) - begins.get(tp);
+        if (sizes.containsKey(tp) && offsets > 0) {
+          average.put(tp, sizes.get(tp) / offsets);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | RuntimeException e) {
+      LOG.info("cannot read the partitions' sizes from the brokers ({}): bounded reads are cut by samples only",
+          e.toString());
+    }
+    return average;
+  }
+
+  /**
+   * About how many bytes of keys and values a range holds: the mean size of {@value #SIZE_SAMPLES} records spread over
+   * it, times its length. A flood of large records in a range of small ones shows in the samples that land in it.
+   */
+  static long estimatedBytes(KafkaConsumer<byte[], byte[]> consumer, OffsetRange range) {
+    long length = range.stop() - range.start();
+    int samples = (int) Math.min(SIZE_SAMPLES, length);
+    long sampled = 0;
+    TopicPartition tp = range.topicPartition();
+    for (int i = 0; i < samples; i++) {
+      ConsumerRecord<byte[], byte[]> r = recordAt(consumer, tp, range.start() + length * i / samples);
+      sampled += Math.max(0, r.serializedKeySize()) + Math.max(0, r.serializedValueSize()) + 64;
+    }
+    return samples == 0 ? 0 : sampled / samples * length;
+  }
+
+  public static List<OffsetRange> offsetRanges(KafkaClient kafka, String topic, long fromMillis, long toMillis) {
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
+      List<PartitionInfo> infos = consumer.partitionsFor(topic);
+      if (infos == null || infos.isEmpty()) {
+        throw new IllegalStateException("topic " + topic + " does not exist on " + kafka.bootstrapServers());
+      }
+      List<TopicPartition> partitions = new ArrayList<>();
+      infos.forEach(info -> partitions.add(new TopicPartition(topic, info.partition())));
+      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+      Map<TopicPartition, OffsetAndTimestamp> starts = consumer.offsetsForTimes(at(partitions, fromMillis));
+      Map<TopicPartition, OffsetAndTimestamp> stops = consumer.offsetsForTimes(at(partitions, toMillis));
+      List<OffsetRange> ranges = new ArrayList<>();
+      for (TopicPartition tp : partitions) {
+        long end = ends.get(tp);
+        long start = starts.get(tp) == null ? end : starts.get(tp).offset();
+        long stop = stops.get(tp) == null ? end : stops.get(tp).offset();
+        if (start < stop) {
+          ranges.add(new OffsetRange(topic, tp.partition(), start, stop, fromMillis));
+        }
+      }
+      return ranges;
+    }
+  }
+
+  /**
+   * Before a continuous run resumes a consumer group: the DirectRunner keeps window state in memory only, so the
+   * windows that were open when the last run stopped (or was killed) are gone, although their clicks' offsets may be
+   * committed. This finds the last committed record's Kafka timestamp T (the newest over the partitions, or the
+   * earliest over the partitions that were behind when the run stopped, since those held the watermark), takes the
+   * first window boundary R at or after T minus {@code horizonMillis} (a window's length, its lateness, the watermark's
+   * delay and a margin for the last writes), and moves the group's committed offsets back to the first record that
+   * can belong to a window starting at R or later. Every window from R on is then counted again from all of its
+   * clicks; windows before R were complete and written before T.
+   *
+   * @return R, the first window start the resumed run counts, or null for a group with no committed offsets
+   */
+  public static @Nullable Long rewindForRestart(KafkaClient kafka, String topic, String group, long windowSizeMillis,
+      long horizonMillis) throws InterruptedException, ExecutionException {
+    try (Admin admin = Admin.create(kafka.admin());
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
+      Map<TopicPartition, OffsetAndMetadata> committed = new HashMap<>();
+      admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, offset) -> {
+        if (tp.topic().equals(topic) && offset != null && offset.offset() > 0) {
+          committed.put(tp, offset);
+        }
+      });
+      if (committed.isEmpty()) {
+        return null;
+      }
+      Map<TopicPartition, Long> committedAt = new HashMap<>();
+      for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
+        committedAt.put(e.getKey(), timestampAt(consumer, e.getKey(), e.getValue().offset() - 1));
+      }
+      long newest = committedAt.values().stream().mapToLong(Long::longValue).max().orElseThrow();
+      Map<TopicPartition, Long> ends = consumer.endOffsets(committed.keySet());
+      long lastCommitted = newest;
+      for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
+        // A partition held the watermark back only if it had a backlog when the run stopped: a record after its
+        // committed offset that had arrived by then (no later than the newest committed record anywhere). A
+        // partition that was caught up (quiet for a day, say) held nothing open and does not move the rewind back.
+        long next = e.getValue().offset();
+        if (next < ends.get(e.getKey()) && timestampAt(consumer, e.getKey(), next) <= newest) {
+          lastCommitted = Math.min(lastCommitted, committedAt.get(e.getKey()));
+        }
+      }
+      long resumeFrom = Math.floorDiv(lastCommitted - horizonMillis + windowSizeMillis - 1, windowSizeMillis)
+          * windowSizeMillis;
+      Map<TopicPartition, Long> query = new HashMap<>();
+      committed.keySet().forEach(tp -> query.put(tp, resumeFrom - ClickParser.MAX_FUTURE_SKEW_MILLIS));
+      Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+      Map<TopicPartition, OffsetAndMetadata> rewound = new HashMap<>();
+      for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
+        OffsetAndTimestamp first = found.get(e.getKey());
+        long offset = first == null ? e.getValue().offset() : Math.min(first.offset(), e.getValue().offset());
+        rewound.put(e.getKey(), new OffsetAndMetadata(offset));
+      }
+      admin.alterConsumerGroupOffsets(group, rewound).all().get();
+      LOG.info("resuming group {}: last committed click arrived at {}; counting again every window from {} on, from"
+          + " offsets {} (were {})", group, new Instant(lastCommitted), new Instant(resumeFrom), rewound, committed);
+      return resumeFrom;
+    }
+  }
+
+  /** The Kafka timestamp of the record at {@code offset}. */
+  private static long timestampAt(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long offset) {
+    return recordAt(consumer, tp, offset).timestamp();
+  }
+
+  /** The first record at or after {@code offset} (compaction may have removed that one), waiting up to 30 s. */
+  private static ConsumerRecord<byte[], byte[]> recordAt(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp,
+      long offset) {
+    consumer.assign(List.of(tp));
+    consumer.seek(tp, offset);
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      for (ConsumerRecord<byte[], byte[]> r : consumer.poll(java.time.Duration.ofMillis(500)).records(tp)) {
+        return r;
+      }
+    }
+    throw new IllegalStateException("cannot read " + tp + " at offset " + offset);
+  }
+
+  private static Properties consumerProperties(KafkaClient kafka) {
+    Properties p = kafka.byteConsumer();
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+    // One record at a time is wanted: small fetches (a record larger than this still comes, alone).
+    p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, "65536");
+    p.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, "65536");
+    return p;
+  }
+
+  private static Map<TopicPartition, Long> at(List<TopicPartition> partitions, long millis) {
+    Map<TopicPartition, Long> query = new HashMap<>();
+    partitions.forEach(tp -> query.put(tp, millis));
+    return query;
+  }
+}

@@ -1,0 +1,68 @@
+package dev.clickstream.pipeline.io;
+
+import dev.clickstream.pipeline.transforms.JudgeClicks;
+import java.util.Optional;
+import org.apache.beam.sdk.io.kafka.KafkaRecord;
+import org.apache.beam.sdk.io.kafka.TimestampPolicy;
+import org.apache.beam.sdk.io.kafka.TimestampPolicyFactory;
+import org.apache.beam.sdk.transforms.windowing.BoundedWindow;
+import org.apache.kafka.common.TopicPartition;
+import org.joda.time.Duration;
+import org.joda.time.Instant;
+
+/**
+ * KafkaIO's timestamp policy for the clicks topic, one per partition: each record is stamped with its Kafka timestamp
+ * (its arrival; {@link JudgeClicks} re-stamps a counted click with its event time, parsing it once), and the
+ * partition's watermark is the newest arrival minus {@code maxOutOfOrderness}.
+ *
+ * <p>A partition with no backlog moves its watermark on to the time of KafkaIO's last backlog check minus {@code
+ * maxOutOfOrderness}, as KafkaIO's own {@code CustomTimestampPolicyWithLimitedDelay} does, but also when it has never
+ * held a record, so an empty or quiet partition never holds the pipeline back; and the watermark never runs ahead of
+ * the wall clock minus {@code maxOutOfOrderness}, so a record stamped in the future cannot close windows early. Either kind of Kafka timestamp (create or log-append) is taken; a
+ * timestamp outside Beam's range (a producer may send any long) is clamped into it.
+ */
+public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
+  private final long maxOutOfOrdernessMillis;
+  private long newestArrival;
+  private long watermark;
+
+  ArrivalTimePolicy(Duration maxOutOfOrderness, Optional<Instant> previousWatermark) {
+    this.maxOutOfOrdernessMillis = maxOutOfOrderness.getMillis();
+    this.watermark = previousWatermark.map(Instant::getMillis).orElse(BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis());
+    this.newestArrival = Long.MIN_VALUE;
+  }
+
+  /** A factory for KafkaIO's {@code withTimestampPolicyFactory}: one policy per partition, restored with its watermark. */
+  static TimestampPolicyFactory<byte[], byte[]> factory(Duration maxOutOfOrderness) {
+    return (TopicPartition tp, Optional<Instant> previousWatermark) ->
+        new ArrivalTimePolicy(maxOutOfOrderness, previousWatermark);
+  }
+
+  /** A Kafka timestamp as an instant Beam accepts. */
+  public static long clamp(long millis) {
+    return Math.min(Math.max(millis, BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis()),
+        BoundedWindow.TIMESTAMP_MAX_VALUE.getMillis());
+  }
+
+  @Override
+  public Instant getTimestampForRecord(PartitionContext ctx, KafkaRecord<byte[], byte[]> record) {
+    long arrival = clamp(record.getTimestamp());
+    newestArrival = Math.max(newestArrival, arrival);
+    return new Instant(arrival);
+  }
+
+  @Override
+  public Instant getWatermark(PartitionContext ctx) {
+    long clock = System.currentTimeMillis() - maxOutOfOrdernessMillis;
+    long candidate = newestArrival == Long.MIN_VALUE ? Long.MIN_VALUE : newestArrival - maxOutOfOrdernessMillis;
+    Instant checked = ctx.getBacklogCheckTime();
+    if (ctx.getMessageBacklog() == 0 && checked != null) {
+      // Idle: nothing was left to read when the backlog was last checked (KafkaIO does every second), so nothing
+      // can arrive stamped before that check. Not the wall clock: while the broker cannot be reached the checks fail,
+      // and records a producer buffered through the outage come later, stamped with their own times.
+      candidate = Math.max(candidate, Math.min(checked.getMillis() - maxOutOfOrdernessMillis, clock));
+    }
+    watermark = Math.max(watermark, Math.min(candidate, clock));
+    return new Instant(Math.max(watermark, BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis()));
+  }
+}

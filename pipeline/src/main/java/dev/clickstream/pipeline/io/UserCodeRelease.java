@@ -1,0 +1,46 @@
+package dev.clickstream.pipeline.io;
+
+import java.sql.Driver;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Collections;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a job must give back when it ends in a JVM that outlives it: a Flink TaskManager loads each job's jar in its
+ * own class loader and can only unload it once nothing outside the job refers to it.
+ *
+ * <p>clickhouse-jdbc registers its driver with {@link DriverManager} when the driver class is first used (ClickHouseIO
+ * does, through its data source). DriverManager belongs to the JDK and lives forever, so it kept every finished job's
+ * class loader and its classes: about 30 MB of metaspace per job, measured on the local session cluster, until the
+ * TaskManager died with {@code OutOfMemoryError: Metaspace} after 8 to 12 jobs (a heap dump shows the path
+ * {@code DriverManager.registeredDrivers -> DriverInfo -> ClickHouseDriver}). Nothing in the pipeline looks drivers up
+ * through DriverManager (ClickHouseIO's data source creates its driver itself), so a job deregisters the drivers of
+ * its own class loader when its ClickHouse step is torn down.
+ */
+public final class UserCodeRelease {
+  private static final Logger LOG = LoggerFactory.getLogger(UserCodeRelease.class);
+
+  private UserCodeRelease() {}
+
+  /**
+   * Deregisters the JDBC drivers that {@code loader} loaded. Does nothing where the pipeline's classes come from the
+   * JVM's own class path (DirectRunner, {@code [local]}): that loader lives as long as the JVM anyway.
+   */
+  public static void releaseJdbcDrivers(ClassLoader loader) {
+    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
+      return;
+    }
+    for (Driver driver : Collections.list(DriverManager.getDrivers())) {
+      if (driver.getClass().getClassLoader() == loader) {
+        try {
+          DriverManager.deregisterDriver(driver);
+          LOG.debug("deregistered JDBC driver {} of the ending job", driver.getClass().getName());
+        } catch (SQLException | SecurityException e) {
+          LOG.warn("could not deregister JDBC driver {}: {}", driver.getClass().getName(), e.toString());
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,142 @@
+package dev.clickstream.pipeline.launch;
+
+import dev.clickstream.pipeline.ClickCountOptions;
+import dev.clickstream.pipeline.ClickCountPipeline;
+import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.admin.KafkaSetup;
+import dev.clickstream.pipeline.admin.SinkSetup;
+import dev.clickstream.pipeline.io.ReadClicks;
+import dev.clickstream.pipeline.model.ClickParser;
+import java.util.List;
+import org.apache.beam.runners.flink.FlinkPipelineOptions;
+import org.apache.beam.sdk.Pipeline;
+import org.apache.beam.sdk.PipelineResult;
+import org.checkerframework.checker.nullness.qual.Nullable;
+import org.joda.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts one run: checks the settings, prepares the sinks, decides where the read starts (a continuous run rewinds
+ * its consumer group to rebuild the windows a previous run had open; a bounded run reads its interval's offset
+ * ranges), builds the graph and calls {@code Pipeline.run}. {@link Supervisor} runs it from {@code main}.
+ */
+public final class Launcher {
+  private static final Logger LOG = LoggerFactory.getLogger(Launcher.class);
+
+  private Launcher() {}
+
+  /**
+   * How long after a window's deadline (end + allowed lateness + watermark delay) its last pane may still be on its
+   * way to the sinks when a run dies: a resumed run counts such windows again.
+   */
+  public static final Duration RESTART_MARGIN = Duration.standardSeconds(30);
+
+  /**
+   * A started pipeline, when {@code Pipeline.run} was called ({@code System.nanoTime}), a bounded run's offset
+   * ranges read by record count (checked when it is done: {@link #checkRangesRead}; null otherwise), and the id its
+   * readers are kept under on the DirectRunner ({@link ClosableSource}).
+   */
+  public record Started(PipelineResult result, long runNanos, @Nullable List<KafkaSetup.OffsetRange> ranges,
+      String runId) {}
+
+  /**
+   * Checks the settings, prepares Kafka and ClickHouse, builds the graph ({@link ClickCountPipeline#build}) and runs
+   * it.
+   */
+  public static Started start(ClickCountOptions options) {
+    Settings settings = Settings.from(options);
+    LOG.info("starting with {}", settings);
+    boolean flink = FlinkLaunch.isFlink(options);
+    FlinkPipelineOptions flinkOptions = flink ? options.as(FlinkPipelineOptions.class) : null;
+    if (flink && !settings.bounded()) {
+      FlinkLaunch.refuseSecondJob(flinkOptions, options.getJobName());
+    }
+    SinkSetup.prepare(settings);
+    // A Flink job restored from a savepoint restores its reader's offsets and its open windows: rewinding the group
+    // too would count the rewound clicks a second time. A fresh continuous job rebuilds the windows the previous one
+    // had open, on any runner.
+    boolean restores = flink && flinkOptions.getSavepointPath() != null && !flinkOptions.getSavepointPath().isEmpty();
+    Long resumeFrom = settings.bounded() || restores ? null : rewindForRestart(settings);
+    List<KafkaSetup.OffsetRange> ranges = settings.bounded() ? boundedRanges(settings, options) : null;
+    // The legacy reads, bounded by a record count, are checked for a short read when done; KafkaIO's splittable
+    // reader reads each range to its exact end offset, gaps or not.
+    List<KafkaSetup.OffsetRange> checked = ranges;
+    if (ranges != null && !DirectRunnerLaunch.readsInMemory(options, ranges)) {
+      ranges = KafkaSetup.wholeRanges(ranges); // KafkaIO's splittable reader splits them itself
+      checked = null;
+      LOG.info("reading {} by KafkaIO's splittable reader: more than the DirectRunner holds in memory", ranges);
+      DirectRunnerLaunch.workersForSplittableRead(options, ranges.size());
+    }
+    Pipeline pipeline = Pipeline.create(options);
+    String runId = java.util.UUID.randomUUID().toString();
+    ClickCountPipeline.build(pipeline, settings, resumeFrom, ranges, flink ? null : runId);
+    long runNanos = System.nanoTime();
+    return new Started(pipeline.run(), runNanos, checked, runId);
+  }
+
+  /** A continuous run resuming a consumer group re-reads what it needs to rebuild the windows that were open. */
+  public static Long rewindForRestart(Settings s) {
+    long horizon = s.windowSize().plus(s.allowedLateness()).plus(s.maxOutOfOrderness()).plus(RESTART_MARGIN)
+        .getMillis();
+    try {
+      return KafkaSetup.rewindForRestart(s.kafka(), s.inputTopic(), s.consumerGroup(),
+          s.windowSize().getMillis(), horizon);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading the consumer group's offsets", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("cannot read or rewind the offsets of group " + s.consumerGroup() + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** Where a bounded run's ranges start: the Kafka timestamp of the interval's earliest possible click. */
+  public static long readFromMillis(Settings s) {
+    return s.countInterval().fromMillis() - ClickParser.MAX_FUTURE_SKEW_MILLIS;
+  }
+
+  /**
+   * A bounded run's offset ranges: the records that can matter to [from, to). Clicks of the interval arrive at most
+   * MAX_FUTURE_SKEW before their event time and, to count, no later than the last window's end plus the allowed
+   * lateness; rejections are owned by the run whose interval holds their Kafka timestamp. maxOutOfOrderness more at
+   * the end tolerates Kafka timestamps that are slightly out of order. Empty ranges are left out.
+   */
+  public static List<KafkaSetup.OffsetRange> boundedRanges(Settings s,
+      org.apache.beam.sdk.options.PipelineOptions options) {
+    Settings.Interval interval = s.countInterval();
+    long readFrom = readFromMillis(s);
+    boolean flink = FlinkLaunch.isFlink(options);
+    Integer parallelism = flink ? options.as(FlinkPipelineOptions.class).getParallelism() : null;
+    int workers = parallelism == null || parallelism < 1 ? Runtime.getRuntime().availableProcessors() : parallelism;
+    long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
+    List<KafkaSetup.OffsetRange> ranges = KafkaSetup.offsetRanges(s.kafka(), s.inputTopic(), readFrom,
+        readTo, flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE,
+        flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE_BYTES,
+        flink ? 4 * workers : 1);
+    LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
+    return ranges;
+  }
+
+  /**
+   * Checks that a finished bounded run read every partition's whole range: all of its offsets, or a record past its
+   * end (a range with gaps, from transaction markers or compaction, holds fewer records than offsets). A read given
+   * up after {@link ReadClicks#maxReadTime} leaves neither, and the run fails, saying which partitions came short.
+   */
+  public static void checkRangesRead(PipelineResult result, List<KafkaSetup.OffsetRange> ranges) {
+    List<String> cameShort = new java.util.ArrayList<>();
+    for (KafkaSetup.OffsetRange r : ranges) {
+      long inRange = Supervisor.counter(result, ReadClicks.inRange(r));
+      long past = Supervisor.counter(result, ReadClicks.pastRange(r));
+      if (inRange < r.stop() - r.start() && past == 0) {
+        cameShort.add(r + ": read " + inRange + " of " + (r.stop() - r.start()) + " offsets");
+      }
+    }
+    if (!cameShort.isEmpty()) {
+      throw new IllegalStateException("the bounded run could not read its whole range within the read time limit ("
+          + String.join("; ", cameShort) + "); a range with gaps (transaction markers, compacted records) needs a"
+          + " record after it before it can be read to its end, or the broker could not be reached");
+    }
+  }
+
+}

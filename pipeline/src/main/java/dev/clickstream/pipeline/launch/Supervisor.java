@@ -1,0 +1,229 @@
+package dev.clickstream.pipeline.launch;
+
+import dev.clickstream.pipeline.ClickCountOptions;
+import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.StartupRefusedException;
+import dev.clickstream.pipeline.transforms.JudgeClicks;
+import dev.clickstream.pipeline.transforms.SinkRecords;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.beam.runners.flink.FlinkPipelineOptions;
+import org.apache.beam.sdk.PipelineResult;
+import org.apache.beam.sdk.metrics.MetricNameFilter;
+import org.apache.beam.sdk.metrics.MetricResult;
+import org.apache.beam.sdk.metrics.MetricsFilter;
+import org.apache.flink.core.execution.JobClient;
+import org.checkerframework.checker.nullness.qual.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the pipeline from {@code main}. A bounded run is run once: exit 0 when it is done, 1 when it failed (the
+ * orchestrator retries it), 2 when it refused to start. On the DirectRunner, a continuous run that fails (ClickHouse
+ * or Kafka gone, a write that gave up) is started again after a backoff of 1 s doubling to 30 s, and the restart
+ * rewinds the consumer group to rebuild the windows the failed run had open ({@link Launcher#rewindForRestart}); only a
+ * refusal to start (bad options, a table that does not fit) ends it. On the FlinkRunner, Flink restarts a failing
+ * job from its last checkpoint by itself; the launcher waits for the job, and exits 1 only if Flink gave up on it.
+ * SIGTERM cancels the run in progress (on Flink, with {@code --savepointOnStop}, stops it with a savepoint) and ends
+ * it cleanly.
+ */
+public final class Supervisor {
+  private static final Logger LOG = LoggerFactory.getLogger(Supervisor.class);
+
+  private static final long MAX_BACKOFF_MILLIS = 30_000;
+  private final ClickCountOptions options;
+  private final Settings settings;
+  private final CountDownLatch finished = new CountDownLatch(1);
+  private volatile boolean stopping;
+  private volatile PipelineResult current;
+
+  /** Only the DirectRunner's runs are restarted here; a Flink job is restarted by Flink. */
+  private final boolean restartsInProcess;
+
+  public Supervisor(ClickCountOptions options, Settings settings) {
+    this.options = options;
+    this.settings = settings;
+    this.restartsInProcess = !FlinkLaunch.isFlink(options);
+  }
+
+  public int runUntilDoneOrStopped() {
+    try {
+      long backoff = 1000;
+      while (!stopping) {
+        long start = System.nanoTime();
+        Launcher.Started started = null;
+        try {
+          started = Launcher.start(options);
+          PipelineResult result = started.result();
+          current = result;
+          JobClient flinkJob = FlinkLaunch.jobClient(result);
+          if (flinkJob != null) {
+            System.out.println("click-count: submitted Flink job " + flinkJob.getJobID() + " (" + options.getJobName()
+                + ")" + (FlinkLaunch.isLocal(options.as(FlinkPipelineOptions.class)) ? ""
+                : " to http://" + options.as(FlinkPipelineOptions.class).getFlinkMaster() + "/#/job/running"));
+          }
+          if (stopping) {
+            stopQuietly(result);
+          }
+          PipelineResult.State state = result.waitUntilFinish();
+          long end = System.nanoTime();
+          System.out.println(summary(result, settings, (end - start) / 1e9, (end - started.runNanos()) / 1e9));
+          if (settings.bounded() || stopping) {
+            LOG.info("stopped ({})", state);
+            if (started.ranges() != null && state == PipelineResult.State.DONE && !stopping) {
+              Launcher.checkRangesRead(result, started.ranges());
+            }
+            return state == PipelineResult.State.DONE || stopping ? 0 : 1;
+          }
+          if (!restartsInProcess) {
+            // Flink has restarted the job as often as its restart strategy allows, or someone cancelled it.
+            LOG.error("the Flink job ended ({})", state);
+            return state == PipelineResult.State.CANCELLED ? 0 : 1;
+          }
+          LOG.warn("the continuous run ended by itself ({})", state);
+        } catch (StartupRefusedException | IllegalArgumentException e) {
+          System.err.println("click-count-pipeline: " + e.getMessage());
+          return 2;
+        } catch (RuntimeException e) {
+          if (stopping) {
+            // Stopped while waiting: on [local] the embedded cluster's own shutdown hook can end the job first.
+            if (started != null) {
+              long end = System.nanoTime();
+              try {
+                System.out.println(summary(started.result(), settings, (end - start) / 1e9,
+                    (end - started.runNanos()) / 1e9));
+              } catch (RuntimeException metricsGone) {
+                System.out.println("click-count " + (settings.bounded() ? "bounded" : "continuous")
+                    + " run stopped; its counts went with the job (" + metricsGone + ")");
+              }
+            }
+            return 0;
+          }
+          LOG.error("the pipeline failed: {}", rootMessage(e));
+          LOG.debug("the pipeline failed", e);
+          if (settings.bounded() || !restartsInProcess) {
+            return 1;
+          }
+        } finally {
+          if (started != null) {
+            if (!terminal(started.result())) {
+              cancelQuietly(started.result());
+            }
+            int closed = ClosableSource.closeReadersOf(started.runId());
+            if (closed > 0) {
+              LOG.info("closed {} Kafka readers the ended run left open", closed);
+            }
+          }
+        }
+        if (System.nanoTime() - start > TimeUnit.MINUTES.toNanos(1)) {
+          backoff = 1000; // it ran for a while: a new failure starts a new series
+        }
+        LOG.warn("restarting in {} s; the restart re-reads what the failed run had not finished", backoff / 1000.0);
+        Thread.sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
+      }
+      return 0;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 0;
+    } finally {
+      finished.countDown();
+    }
+  }
+
+  /**
+   * SIGTERM: cancel the run in progress (or stop the Flink job with a savepoint) and wait for the summary, up to
+   * 30 s (a savepoint: up to 5 minutes).
+   */
+  public void stop() {
+    stopping = true;
+    try {
+      PipelineResult result = current;
+      if (result != null) {
+        stopQuietly(result);
+      }
+      finished.await(savepointOnStop() != null ? 300 : 30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warn("could not stop cleanly: {}", e.toString());
+    }
+  }
+
+  private @Nullable String savepointOnStop() {
+    String directory = options.getSavepointOnStop();
+    return directory == null || directory.isEmpty() ? null : directory;
+  }
+
+  private void stopQuietly(PipelineResult result) {
+    JobClient flinkJob = FlinkLaunch.jobClient(result);
+    String directory = savepointOnStop();
+    if (flinkJob != null && directory != null && !settings.bounded()) {
+      LOG.info("stopping: Flink job {} with a savepoint in {}", flinkJob.getJobID(), directory);
+      try {
+        String savepoint = FlinkLaunch.stopWithSavepoint(flinkJob, directory);
+        System.out.println("click-count: stopped Flink job " + flinkJob.getJobID() + " with savepoint " + savepoint
+            + "; resume with --savepointPath=" + savepoint);
+        return;
+      } catch (Exception e) {
+        LOG.error("could not stop Flink job {} with a savepoint ({}): cancelling it", flinkJob.getJobID(),
+            rootMessage(e));
+      }
+    }
+    LOG.info("stopping: cancelling the pipeline");
+    cancelQuietly(result);
+  }
+
+  private static boolean terminal(PipelineResult result) {
+    try {
+      return result.getState().isTerminal();
+    } catch (RuntimeException e) {
+      return true; // Beam's embedded Flink cluster is gone with its job
+    }
+  }
+
+  private static void cancelQuietly(PipelineResult result) {
+    try {
+      result.cancel();
+    } catch (java.io.IOException | RuntimeException e) {
+      LOG.warn("could not cancel the pipeline: {}", e.toString());
+    }
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return e.getMessage() + (root != e ? " (" + root + ")" : "");
+  }
+
+  /**
+   * The one-line account of a finished run, from its metrics: its time from the start of the checks, and the part of
+   * it from {@code Pipeline.run} on (the "net job time" of a job, without the checks of Kafka and ClickHouse and the
+   * building of the graph).
+   */
+  public static String summary(PipelineResult result, Settings s, double seconds, double runSeconds) {
+    long read = counter(result, JudgeClicks.RECORDS_READ);
+    return String.format(Locale.ROOT,
+        "click-count %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed and %,d too late,"
+            + " skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
+            + " in %.1f s (%,.0f records/s), of which %.1f s running the pipeline (%,.0f records/s)",
+        s.bounded() ? "bounded run " + s.interval() + (s.early() == null ? "" : " (and early " + s.early() + ")")
+            : "continuous run", read,
+        counter(result, JudgeClicks.COUNTED), counter(result, JudgeClicks.MALFORMED),
+        counter(result, JudgeClicks.TOO_LATE), counter(result, JudgeClicks.OUTSIDE_INTERVAL),
+        counter(result, SinkRecords.ROWS_WRITTEN), counter(result, SinkRecords.AGGREGATES_SENT), seconds,
+        read / Math.max(seconds, 1e-3),
+        runSeconds, read / Math.max(runSeconds, 1e-3));
+  }
+
+  public static long counter(PipelineResult result, String name) {
+    long total = 0;
+    for (MetricResult<Long> c : result.metrics().queryMetrics(MetricsFilter.builder()
+        .addNameFilter(MetricNameFilter.named(JudgeClicks.NAMESPACE, name)).build()).getCounters()) {
+      Long value = c.getAttempted();
+      total += value == null ? 0 : value;
+    }
+    return total;
+  }
+}

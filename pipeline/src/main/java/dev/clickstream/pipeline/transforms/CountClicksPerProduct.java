@@ -1,0 +1,95 @@
+package dev.clickstream.pipeline.transforms;
+
+import dev.clickstream.pipeline.model.ClickRules;
+import dev.clickstream.pipeline.model.WindowCount;
+import org.apache.beam.sdk.transforms.Count;
+import org.apache.beam.sdk.transforms.DoFn;
+import org.apache.beam.sdk.transforms.PTransform;
+import org.apache.beam.sdk.transforms.ParDo;
+import org.apache.beam.sdk.transforms.windowing.AfterPane;
+import org.apache.beam.sdk.transforms.windowing.AfterWatermark;
+import org.apache.beam.sdk.transforms.windowing.FixedWindows;
+import org.apache.beam.sdk.transforms.windowing.IntervalWindow;
+import org.apache.beam.sdk.transforms.windowing.PaneInfo;
+import org.apache.beam.sdk.transforms.windowing.Window;
+import org.apache.beam.sdk.values.KV;
+import org.apache.beam.sdk.values.PCollection;
+import org.joda.time.Duration;
+
+/**
+ * Clicks per product per event-time window: {@code FixedWindows} → {@code Count.perKey} → one {@link WindowCount} per
+ * product and pane, what both sinks receive.
+ *
+ * <p>Continuous: one on-time pane when the watermark passes the window, then a late pane for every arrival of late
+ * clicks, each with the accumulated count (a late pane carries only the products whose count changed). Bounded: the
+ * input is complete, so each window fires once, after the whole input, with Beam's default trigger, the one under
+ * which runners (the DirectRunner too) combine per bundle before the shuffle.
+ */
+public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long, Void>>, PCollection<WindowCount>> {
+
+  /**
+   * How much longer than the allowed lateness Beam keeps a window open. Which clicks count is decided by ClickRules,
+   * by arrival; the watermark only says when a window's on-time pane fires. A click the arrival rule accepts can
+   * still reach its window after the watermark passed the lateness: a producer that buffered it through a broker
+   * outage, a reader that was behind. The grace keeps such a click from being dropped by Beam (seen in
+   * ServiceOutageIT).
+   */
+  static final Duration WATERMARK_GRACE = Duration.standardMinutes(5);
+
+  private final Duration windowSize;
+  private final Duration allowedLateness;
+  private final boolean bounded;
+
+  public CountClicksPerProduct(Duration windowSize, Duration allowedLateness, boolean bounded) {
+    this.windowSize = windowSize;
+    this.allowedLateness = allowedLateness;
+    this.bounded = bounded;
+  }
+
+  @Override
+  public PCollection<WindowCount> expand(PCollection<KV<Long, Void>> clicks) {
+    return clicks
+        .apply("Windows", bounded ? Window.into(FixedWindows.of(windowSize)) : windowing(windowSize, allowedLateness))
+        .apply("CountPerProduct", Count.perKey())
+        .apply("ToWindowCounts", ParDo.of(new ToWindowCount(bounded)))
+        .setCoder(WindowCount.WindowCountCoder.of());
+  }
+
+  /**
+   * A continuous run's windows: one on-time pane when the watermark passes the window, then a late pane for every
+   * arrival of late clicks, each with the accumulated count. Beam keeps a window for the allowed lateness plus {@link
+   * #WATERMARK_GRACE}; ClickRules has already removed the clicks that came later than the allowed lateness.
+   */
+  public static <T> Window<T> windowing(Duration windowSize, Duration allowedLateness) {
+    return Window.<T>into(FixedWindows.of(windowSize))
+        .triggering(AfterWatermark.pastEndOfWindow().withLateFirings(AfterPane.elementCountAtLeast(1)))
+        .withAllowedLateness(allowedLateness.plus(WATERMARK_GRACE), Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
+        .accumulatingFiredPanes();
+  }
+
+  /**
+   * The pane a bounded run reports. Over complete input every window fires exactly once, after the watermark has
+   * passed it: its on-time pane, which the DirectRunner reports as such. Flink's batch translation groups without
+   * triggers and reports no pane at all ({@code UNKNOWN}, index 0); it is the same single, complete firing, so it is
+   * written as {@code ON_TIME}, first and last, as on the DirectRunner.
+   */
+  public static PaneInfo paneOfCompleteWindow(PaneInfo pane) {
+    return pane.getTiming() == PaneInfo.Timing.UNKNOWN
+        ? PaneInfo.createPane(true, true, PaneInfo.Timing.ON_TIME, 0, 0) : pane;
+  }
+
+  static final class ToWindowCount extends DoFn<KV<Long, Long>, WindowCount> {
+    private final boolean bounded;
+
+    ToWindowCount(boolean bounded) {
+      this.bounded = bounded;
+    }
+
+    @ProcessElement
+    public void process(@Element KV<Long, Long> count, IntervalWindow window, PaneInfo pane,
+        OutputReceiver<WindowCount> out) {
+      out.output(WindowCount.of(count.getKey(), count.getValue(), window,
+          bounded ? paneOfCompleteWindow(pane) : pane));
+    }
+  }
+}
