@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The performance benchmark of issue 6, in one run on the local Kafka and ClickHouse. Standard library only.
+"""The performance benchmark of issues 6 and 12, in one run on the local Kafka and ClickHouse. Standard library only.
 
 Run it through bench/run.sh, which builds the jars and starts the services first:
     bench/run.sh quick      # about 1 M events per input, a few minutes
@@ -11,9 +11,13 @@ What it measures, in this order, on the same machine and broker:
   2. the raw consume rate of that topic with Kafka's ConsumerPerformance;
   3. the pipeline's bounded run over the same topic: events/s from the pipeline's start to all rows written to
      both sinks (the run ends only after both have flushed), its ratio to (2), and the pipeline JVM's peak RSS;
-     every run's ClickHouse table is compared with the generator's oracle;
-  4. continuous mode with the generator at a steady 20,000 clicks/s: per window, the time from window end +
-     maxOutOfOrderness (wall clock) until ClickHouse shows the window's complete count; p50/p99/max.
+     every run's ClickHouse table is compared with the generator's oracle; with --previous-jar, the same runs of an
+     earlier build (bench/run.sh: the graph before issue 12, with its hand-written readers);
+     3b. on a Flink runner, with --native-jar: the same work as a native Flink DataStream job (bench/flink-native),
+     same topic, same parallelism, and the Beam pipeline's throughput as a ratio of it;
+     3c. on the DirectRunner: what a continuous run sustains, reading a backlog;
+  4. on a Flink runner, continuous mode with the generator at a steady 20,000 clicks/s: per window, the time from
+     window end + maxOutOfOrderness (wall clock) until ClickHouse shows the window's complete count; p50/p99/max.
 Each figure is the median over the repetitions, with min and max. Results: a table on stdout and a JSON file.
 """
 from __future__ import annotations
@@ -50,7 +54,11 @@ INPUT_WINDOW = "PT10S"       # ... in 10 s windows (the issue's reference worklo
 LATENCY_RATE = 20_000       # clicks/s in the latency runs
 LATENCY_WINDOW_MS = 2_000   # 2 s windows: 25 windows in 50 s
 MAX_OUT_OF_ORDERNESS_MS = 1_000
-WARMUP_WINDOWS = 2          # the first windows of a latency run see a JVM that is still compiling: not counted
+DIRECT_CONTINUOUS_EVENTS = 100_000  # the backlog a continuous DirectRunner run reads (phase 3c)
+# A latency run first sends WARMUP_SECONDS of clicks and waits until the pipeline has counted them all: a job that
+# is still starting (a Flink job on [local] takes seconds to read) would otherwise be measured catching up with the
+# stream it missed (on 2026-12-02 the first windows of a Flink run were 2.8-5.6 s late, the caught-up ones under 0.8 s).
+WARMUP_SECONDS = 10
 
 # The producer settings of the generator (ClickGenerator.producerProperties), given to ProducerPerformance too.
 PRODUCER_PROPS = ["acks=all", "enable.idempotence=true", "linger.ms=10", "batch.size=262144",
@@ -59,7 +67,8 @@ PIPELINE_HEAP = "1g"        # the README's -Xmx for the pipeline (pipeline.heap 
 GENERATOR_HEAP = "512m"     # generator.heap in generator/pom.xml
 
 TARGETS = {
-    "bounded_ratio_min": 0.30,
+    "beam_to_native_min": 0.5,           # the Beam pipeline on Flink against the native Flink job (issue 12)
+    "direct_bounded_min_per_s": 100_000,  # the DirectRunner's bounded run (issue 12)
     "latency_p99_max_s": 2.0,
     "peak_rss_max_mb": 1536,
     "generator_ratio_min": 0.8,
@@ -122,6 +131,32 @@ class RssWatcher(threading.Thread):
             self.stop.wait(0.1)
 
 
+def iso_utc(seconds: float) -> str:
+    """An epoch time in seconds as the generator's and the pipeline's ISO-8601 UTC instant, to the second."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_watched(cmd: list[str]) -> tuple[int, str, float, int]:
+    """Runs a JVM to its end: its exit status, its output, its wall time in seconds, and its peak RSS in KB."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watcher = RssWatcher(proc.pid)
+    watcher.start()
+    out, _ = proc.communicate(timeout=3600)
+    wall = time.monotonic() - started
+    watcher.stop.set()
+    return proc.returncode, out, wall, watcher.peak_kb
+
+
+def stop_gracefully(proc: subprocess.Popen) -> None:
+    """SIGTERM (a continuous pipeline prints its summary and exits), then SIGKILL if it has not within 60 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class Bench:
     def __init__(self, args):
         self.mode = dict(MODES[args.mode])
@@ -131,11 +166,17 @@ class Bench:
         self.events = args.events or self.mode["events"]
         self.reps = args.reps or self.mode["reps"]
         self.bootstrap = args.bootstrap_servers
+        self.runner = args.runner
+        self.flink_master = args.flink_master
         self.clickhouse = ClickHouse(args.clickhouse_http)
         self.work = args.work_dir
         os.makedirs(self.work, exist_ok=True)
         self.run_id = time.strftime("%Y%m%d%H%M%S")
         self.input_topic = f"bench_clicks_{self.run_id}"
+        self.staged_jar = PIPELINE_JAR
+        self.native_jar = args.native_jar
+        self.previous_jar = args.previous_jar
+        self.parallelism = args.parallelism
         self.results: dict = {"mode": args.mode, "events": self.events, "repetitions": self.reps,
                               "run_id": self.run_id, "targets": TARGETS}
 
@@ -148,7 +189,9 @@ class Bench:
         with open(os.path.join(REPO, "pom.xml")) as f:
             beam = re.search(r"<beam.version>([^<]+)</beam.version>", f.read()).group(1)
         meminfo = open("/proc/meminfo").readline().split()[1]
-        return {"java": java, "beam": beam, "runner": "DirectRunner", "kafka_broker": kafka,
+        runner = {"direct": "DirectRunner", "flink-local": "FlinkRunner [local]",
+                  "flink": f"FlinkRunner, session cluster {self.flink_master}"}[self.runner]
+        return {"java": java, "beam": beam, "runner": runner, "kafka_broker": kafka,
                 "clickhouse": self.clickhouse.query("SELECT version()").strip(),
                 "cpus": os.cpu_count(), "memory_gb": round(int(meminfo) / 1024 / 1024, 1),
                 "kernel": platform.release(), "python": platform.python_version()}
@@ -196,7 +239,7 @@ class Bench:
         self.input_start_ms = start_s * 1000
         self.input_end_ms = self.input_start_ms + INPUT_SPAN_S * 1000
         self.expected = os.path.join(self.work, f"expected-{self.run_id}.json")
-        start = dt.datetime.fromtimestamp(start_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        start = iso_utc(start_s)
         rate = self.events / INPUT_SPAN_S
         extra = ["--popularity", "zipf:1.1", "--late-fraction", "0.02", "--late-delay", "PT30S",
                  "--malformed-fraction", "0.005"]
@@ -249,31 +292,35 @@ class Bench:
         return (f"jdbc:clickhouse://127.0.0.1:8123/{database}?server_version=22.8.1&server_time_zone=UTC"
                 f"&custom_http_params=database%3D{database}")
 
-    def pipeline_cmd(self, *args: str) -> list[str]:
-        return ["java", f"-Xmx{PIPELINE_HEAP}", "-cp", PIPELINE_JAR, "dev.clickstream.pipeline.ClickCountPipeline",
+    def pipeline_cmd(self, *args: str, jar: str = PIPELINE_JAR) -> list[str]:
+        return ["java", f"-Xmx{PIPELINE_HEAP}", "-cp", jar, "dev.clickstream.pipeline.ClickCountPipeline",
                 f"--bootstrapServers={self.bootstrap}", f"--clickHouseUrl={self.jdbc_url('bench')}",
-                f"--outputTopic=bench_aggregates", f"--deadLetterTopic=bench_dlq", *args]
+                f"--outputTopic=bench_aggregates", f"--deadLetterTopic=bench_dlq", *self.runner_args(), *args]
 
-    def phase_bounded(self) -> None:
+    def runner_args(self) -> list[str]:
+        if self.runner == "flink-local":
+            return ["--runner=FlinkRunner", "--flinkMaster=[local]"]
+        if self.runner == "flink":  # the job runs in the cluster's TaskManager; the jar is uploaded with it
+            return ["--runner=FlinkRunner", f"--flinkMaster={self.flink_master}", f"--filesToStage={self.staged_jar}"]
+        return []
+
+    def phase_bounded(self, jar: str = PIPELINE_JAR, key: str = "bounded") -> None:
+        """The pipeline's bounded runs; {key}_* results. With the previous graph's jar: key 'previous'."""
+        self.staged_jar = jar
         oracle = click_checks.load_oracle(self.expected)
         expected = click_checks.expected_counts(oracle)
-        frm = dt.datetime.fromtimestamp(self.input_start_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        to = dt.datetime.fromtimestamp(self.input_end_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        frm = iso_utc(self.input_start_ms / 1000)
+        to = iso_utc(self.input_end_ms / 1000)
         rates, with_checks, walls, rss, runs = [], [], [], [], []
         for rep in range(self.reps):
-            table = f"bench.bounded_{self.run_id}_{rep}"
+            table = f"bench.{key}_{self.run_id}_{rep}"
             cmd = self.pipeline_cmd(f"--inputTopic={self.input_topic}", f"--clickHouseTable={table}",
-                                    f"--windowSize={INPUT_WINDOW}", f"--from={frm}", f"--to={to}")
-            log(f"bounded run {rep + 1}/{self.reps} into {table}")
-            started = time.monotonic()
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            watcher = RssWatcher(proc.pid)
-            watcher.start()
-            out, _ = proc.communicate(timeout=3600)
-            wall = time.monotonic() - started
-            watcher.stop.set()
-            if proc.returncode != 0:
-                raise RuntimeError(f"the bounded run exited {proc.returncode}:\n{out[-3000:]}")
+                                    f"--windowSize={INPUT_WINDOW}", f"--from={frm}", f"--to={to}", jar=jar)
+            log(f"{'bounded run' if key == 'bounded' else key + ' graph, bounded run'} {rep + 1}/{self.reps} "
+                f"into {table}")
+            returncode, out, wall, peak_kb = run_watched(cmd)
+            if returncode != 0:
+                raise RuntimeError(f"the bounded run exited {returncode}:\n{out[-3000:]}")
             line = re.search(r"click-count bounded run .*", out).group(0)
             number = lambda pattern: float(re.search(pattern, line).group(1).replace(",", ""))  # noqa: E731
             read = int(number(r"read ([\d,]+) records"))
@@ -291,24 +338,98 @@ class Bench:
                 wrong.append(f"sinks {sinks}, expected {wanted}")
             runs.append({"table": table, "records_read": read, "run_seconds": run_seconds,
                          "seconds_with_checks": seconds, "wall_seconds": wall,
-                         "records_per_s": self.events / run_seconds, "peak_rss_mb": watcher.peak_kb / 1024,
+                         "records_per_s": self.events / run_seconds, "peak_rss_mb": peak_kb / 1024,
                          "summary": line, "counts_equal_oracle": not wrong, "differences": wrong[:5]})
             log(f"  {line}")
             log(f"  {self.events / run_seconds:,.0f} events/s from Pipeline.run to all rows written "
                 f"({self.events / seconds:,.0f} with the checks and graph building, {self.events / wall:,.0f} with "
-                f"JVM start), peak RSS {watcher.peak_kb / 1024:,.0f} MB, counts {'= oracle' if not wrong else 'DIFFER'}")
+                f"JVM start), peak RSS {peak_kb / 1024:,.0f} MB, counts {'= oracle' if not wrong else 'DIFFER'}")
             rates.append(self.events / run_seconds)
             with_checks.append(self.events / seconds)
             walls.append(self.events / wall)
-            rss.append(watcher.peak_kb / 1024)
-        self.results["bounded_runs"] = runs
-        self.results["bounded_records_per_s"] = summary_stats(rates)
-        self.results["bounded_records_per_s_with_checks"] = summary_stats(with_checks)
-        self.results["bounded_records_per_s_with_jvm_start"] = summary_stats(walls)
-        self.results["bounded_ratio"] = (self.results["bounded_records_per_s"]["median"]
-                                         / self.results["raw_consume_records_per_s"]["median"])
-        self.results["bounded_peak_rss_mb"] = summary_stats(rss)
-        self.results["bounded_counts_equal_oracle"] = all(r["counts_equal_oracle"] for r in runs)
+            rss.append(peak_kb / 1024)
+        self.results[f"{key}_runs"] = runs
+        self.results[f"{key}_records_per_s"] = summary_stats(rates)
+        self.results[f"{key}_records_per_s_with_checks"] = summary_stats(with_checks)
+        self.results[f"{key}_records_per_s_with_jvm_start"] = summary_stats(walls)
+        self.results[f"{key}_ratio"] = (self.results[f"{key}_records_per_s"]["median"]
+                                        / self.results["raw_consume_records_per_s"]["median"])
+        self.results[f"{key}_peak_rss_mb"] = summary_stats(rss)
+        self.results[f"{key}_counts_equal_oracle"] = all(r["counts_equal_oracle"] for r in runs)
+
+    # ---------------------------------------------------------------- 3b. the native Flink job
+    def phase_native(self) -> None:
+        """The same bounded work as a native Flink DataStream job (bench/flink-native), same topic and parallelism."""
+        rates, walls, rss = [], [], []
+        # The Beam pipeline's bounded read: from a minute before the interval (a click's allowed skew) to its end plus
+        # the allowed lateness, the watermark delay and a millisecond; here that is the whole topic either way.
+        frm = self.input_start_ms - 60_000
+        to = self.input_end_ms + 10_000 + 5_000 + 1
+        window_s = int(INPUT_WINDOW[2:-1])
+        for rep in range(self.reps):
+            cmd = ["java", f"-Xmx{PIPELINE_HEAP}", "-jar", self.native_jar, "--bootstrap", self.bootstrap,
+                   "--topic", self.input_topic, "--output", "bench_native_counts", "--from", str(frm), "--to", str(to),
+                   "--window-seconds", str(window_s), "--lateness-seconds", str(window_s), "--parallelism",
+                   str(self.parallelism)]
+            if self.runner == "flink":
+                cmd += ["--master", self.flink_master]
+            log(f"native Flink job {rep + 1}/{self.reps} ({'session cluster' if self.runner == 'flink' else 'embedded'}"
+                f", parallelism {self.parallelism})")
+            returncode, out, wall, peak_kb = run_watched(cmd)
+            done = re.search(r"native flink: job \S+ done in ([\d.]+) s", out)
+            if returncode != 0 or not done:
+                raise RuntimeError(f"the native Flink job exited {returncode}:\n{out[-3000:]}")
+            seconds = float(done.group(1))
+            rates.append(self.events / seconds)
+            walls.append(self.events / wall)
+            rss.append(peak_kb / 1024)
+            log(f"  {self.events / seconds:,.0f} events/s from execute() to the job's end "
+                f"({self.events / wall:,.0f} with JVM start), peak RSS {rss[-1]:,.0f} MB")
+        self.results["native_records_per_s"] = summary_stats(rates)
+        self.results["native_records_per_s_with_jvm_start"] = summary_stats(walls)
+        self.results["native_peak_rss_mb"] = summary_stats(rss)
+        self.results["beam_to_native_ratio"] = (self.results["bounded_records_per_s"]["median"]
+                                                / self.results["native_records_per_s"]["median"])
+        if "previous_records_per_s" in self.results:
+            self.results["previous_to_native_ratio"] = (self.results["previous_records_per_s"]["median"]
+                                                        / self.results["native_records_per_s"]["median"])
+
+    # ---------------------------------------------------------------- 3c. DirectRunner, continuous throughput
+    def phase_direct_continuous(self) -> None:
+        """What the DirectRunner sustains in continuous mode: a backlog of clicks read by a continuous run."""
+        topic = f"bench_backlog_{self.run_id}"
+        table = f"bench.backlog_{self.run_id}"
+        expected_file = os.path.join(self.work, f"expected-backlog-{self.run_id}.json")
+        count = DIRECT_CONTINUOUS_EVENTS
+        start_s = (int(time.time()) - 1800) // 60 * 60
+        log(f"DirectRunner continuous throughput: a backlog of {count:,} clicks, read by a continuous run")
+        self.generate(topic, count, count / 60,
+                      iso_utc(start_s),
+                      INPUT_WINDOW, [], expected=expected_file)
+        oracle = click_checks.load_oracle(expected_file)
+        cmd = self.pipeline_cmd(f"--inputTopic={topic}", f"--clickHouseTable={table}",
+                                f"--consumerGroup=bench-backlog-{self.run_id}", f"--windowSize={INPUT_WINDOW}")
+        out_path = os.path.join(self.work, f"backlog-{self.run_id}.log")
+        with open(out_path, "w") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            self.wait_for_table(table, proc, out_path)
+            started = time.monotonic()
+            sql = f"SELECT sum(count) FROM {table} FINAL"
+            total = 0
+            while time.monotonic() - started < 900:
+                total = int(self.clickhouse.query(sql).strip() or 0)
+                if total >= oracle["counted"]:
+                    break
+                time.sleep(0.5)
+            seconds = time.monotonic() - started
+        finally:
+            stop_gracefully(proc)
+        self.delete_topic(topic)
+        self.results["direct_continuous"] = {
+            "records": count, "clicks_counted": total, "expected": oracle["counted"], "seconds": round(seconds, 1),
+            "records_per_s": count / seconds, "complete": total == oracle["counted"]}
+        log(f"  {total:,} of {oracle['counted']:,} clicks counted in {seconds:.1f} s: {count / seconds:,.0f} records/s")
 
     # ---------------------------------------------------------------- 4. latency in continuous mode
     def phase_latency(self) -> None:
@@ -346,27 +467,31 @@ class Bench:
             stop = threading.Event()
             poller = threading.Thread(target=self.poll_windows, args=(table, seen, stop), daemon=True)
             poller.start()
-            start_s = int(time.time()) + 1  # the generator starts on the next whole second
+            warmup_file = os.path.join(self.work, f"expected-warmup-{self.run_id}-{rep}.json")
+            self.generate(topic, LATENCY_RATE * WARMUP_SECONDS, LATENCY_RATE, iso_utc(int(time.time()) + 1),
+                          f"PT{LATENCY_WINDOW_MS / 1000:g}S", ["--arrival-jitter", "PT0.5S"], expected=warmup_file,
+                          pace="real")
+            self.wait_for_counts(table, click_checks.expected_counts(click_checks.load_oracle(warmup_file)), proc,
+                                 out_path)
+            # The measured clicks start on the next window boundary, after every warm-up click's event time.
+            window_s = LATENCY_WINDOW_MS // 1000
+            start_s = (int(time.time()) // window_s + 1) * window_s
             self.generate(topic, LATENCY_RATE * self.mode["latency_seconds"], LATENCY_RATE,
-                          dt.datetime.fromtimestamp(start_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          iso_utc(start_s),
                           f"PT{LATENCY_WINDOW_MS / 1000:g}S", ["--arrival-jitter", "PT0.5S"], expected=expected_file,
                           pace="real")
             time.sleep((MAX_OUT_OF_ORDERNESS_MS + 2 * LATENCY_WINDOW_MS) / 1000 + 3)
             stop.set()
             poller.join()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_gracefully(proc)
             watcher.stop.set()
         oracle = click_checks.load_oracle(expected_file)
         expected = click_checks.expected_counts(oracle)
         per_window: dict[int, int] = {}
         for (_, window), count in expected.items():
             per_window[window] = per_window.get(window, 0) + count
-        windows = sorted(per_window)[WARMUP_WINDOWS:]
+        windows = sorted(per_window)
         latencies, missing = [], []
         for window in windows:
             complete = next((t for t, total in seen.get(window, []) if total == per_window[window]), None)
@@ -401,6 +526,19 @@ class Bench:
             time.sleep(0.2)
         raise RuntimeError(f"the continuous pipeline did not create {table} within 120 s; see {log_path}")
 
+    def wait_for_counts(self, table: str, expected: dict, proc: subprocess.Popen, log_path: str) -> None:
+        """Waits up to 120 s until ClickHouse's FINAL view holds exactly `expected` for its windows."""
+        windows = [window for _, window in expected]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the continuous pipeline exited {proc.returncode}; see {log_path}")
+            rows = click_checks.final_rows(self.clickhouse.url, table, min(windows), max(windows) + 1)
+            if not click_checks.differences(expected, rows):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the warm-up clicks were not all counted in {table} within 120 s; see {log_path}")
+
     def poll_windows(self, table: str, seen: dict, stop: threading.Event) -> None:
         """Every 50 ms: each window's total in ClickHouse's FINAL view, with the wall time it was first seen."""
         sql = f"SELECT timestamp, sum(count) FROM {table} FINAL GROUP BY timestamp FORMAT TabSeparated"
@@ -416,12 +554,21 @@ class Bench:
     # ---------------------------------------------------------------- report
     def verdicts(self) -> dict:
         r = self.results
-        return {
-            "bounded_ratio": r["bounded_ratio"] >= TARGETS["bounded_ratio_min"] and r["bounded_counts_equal_oracle"],
-            "latency_p99": r["latency_s"]["p99"] <= TARGETS["latency_p99_max_s"] and r["latency_counts_equal_oracle"],
+        v = {
+            # Issue 6's ratio to raw consume was met by counting inside a hand-written reader; issue 12 put KafkaIO's
+            # read and Count.perKey back and set the targets below instead. Its ratio is still reported.
+            "bounded_counts": r["bounded_counts_equal_oracle"],
             "peak_rss": r["bounded_peak_rss_mb"]["max"] <= TARGETS["peak_rss_max_mb"],
             "generator_ratio": r["generator_ratio"] >= TARGETS["generator_ratio_min"],
         }
+        if "latency_s" in r:
+            v["latency_p99"] = r["latency_s"]["p99"] <= TARGETS["latency_p99_max_s"] and r["latency_counts_equal_oracle"]
+        if "beam_to_native_ratio" in r:
+            v["beam_to_native"] = r["beam_to_native_ratio"] >= TARGETS["beam_to_native_min"]
+        if self.runner == "direct":
+            v["direct_bounded"] = r["bounded_records_per_s"]["median"] >= TARGETS["direct_bounded_min_per_s"]
+            v["direct_continuous_complete"] = r["direct_continuous"]["complete"]
+        return v
 
     def table(self) -> str:
         r, v = self.results, self.results["verdicts"]
@@ -432,7 +579,7 @@ class Bench:
         def verdict(ok: bool) -> str:
             return "PASS" if ok else "FAIL"
 
-        lat = r["latency_s"]
+        lat = r.get("latency_s")
         lines = [
             f"## Benchmark {r['run_id']} ({r['mode']}: {r['input']}; {r['repetitions']} repetitions, "
             f"median (min-max))",
@@ -443,19 +590,49 @@ class Bench:
             f"| | |",
             f"| bounded run, from Pipeline.run to all rows written (both sinks) "
             f"| {spread(r['bounded_records_per_s'])} events/s | | |",
-            f"| bounded run / raw consume | {r['bounded_ratio']:.3f} | >= {TARGETS['bounded_ratio_min']:.2f}, "
-            f"counts = oracle in every run ({'yes' if r['bounded_counts_equal_oracle'] else 'NO'}) "
-            f"| {verdict(v['bounded_ratio'])} |",
+            f"| bounded run / raw consume | {r['bounded_ratio']:.3f} | counts = oracle in every run "
+            f"({'yes' if r['bounded_counts_equal_oracle'] else 'NO'}) | {verdict(v['bounded_counts'])} |",
             f"| bounded run, from the checks of Kafka and ClickHouse on "
             f"| {spread(r['bounded_records_per_s_with_checks'])} events/s | | |",
             f"| bounded run, from JVM start | {spread(r['bounded_records_per_s_with_jvm_start'])} events/s | | |",
-            f"| result latency at {LATENCY_RATE:,} clicks/s ({lat['windows']} windows of {LATENCY_WINDOW_MS} ms) "
-            f"| p50 {lat['p50']:.2f} s, p99 {lat['p99']:.2f} s, max {lat['max']:.2f} s "
-            f"| p99 <= {TARGETS['latency_p99_max_s']} s, counts = oracle "
-            f"({'yes' if r['latency_counts_equal_oracle'] else 'NO'}) | {verdict(v['latency_p99'])} |",
+        ]
+        if "previous_records_per_s" in r:
+            lines += [
+                f"| the previous graph (hand-written readers), bounded, same input and sitting "
+                f"| {spread(r['previous_records_per_s'])} events/s; counts = oracle "
+                f"({'yes' if r['previous_counts_equal_oracle'] else 'NO'}); peak RSS "
+                f"{spread(r['previous_peak_rss_mb'])} MB | | |",
+                f"| this graph / the previous graph | "
+                f"{r['bounded_records_per_s']['median'] / r['previous_records_per_s']['median']:.2f} | | |"]
+        if "native_records_per_s" in r:
+            lines += [
+                f"| native Flink DataStream job (bench/flink-native), same input, parallelism {self.parallelism} "
+                f"| {spread(r['native_records_per_s'])} events/s (from execute() to the job's end); peak RSS "
+                f"{spread(r['native_peak_rss_mb'])} MB | | |",
+                f"| Beam pipeline on Flink / native Flink job | {r['beam_to_native_ratio']:.2f} "
+                f"| >= {TARGETS['beam_to_native_min']} | {verdict(v['beam_to_native'])} |"]
+            if "previous_to_native_ratio" in r:
+                lines.append(f"| previous graph on Flink / native Flink job | {r['previous_to_native_ratio']:.2f} | | |")
+        if self.runner == "direct":
+            dc = r["direct_continuous"]
+            lines += [
+                f"| DirectRunner bounded run | {spread(r['bounded_records_per_s'])} events/s "
+                f"| >= {TARGETS['direct_bounded_min_per_s']:,} | {verdict(v['direct_bounded'])} |",
+                f"| DirectRunner continuous run: a backlog of {dc['records']:,} clicks read and counted "
+                f"| {dc['records_per_s']:,.0f} records/s sustained ({dc['seconds']} s) | all counted "
+                f"| {verdict(v['direct_continuous_complete'])} |"]
+        if lat:
+            lines.append(
+                f"| result latency at {LATENCY_RATE:,} clicks/s ({lat['windows']} windows of {LATENCY_WINDOW_MS} ms) "
+                f"| p50 {lat['p50']:.2f} s, p99 {lat['p99']:.2f} s, max {lat['max']:.2f} s "
+                f"| p99 <= {TARGETS['latency_p99_max_s']} s, counts = oracle "
+                f"({'yes' if r['latency_counts_equal_oracle'] else 'NO'}) | {verdict(v['latency_p99'])} |")
+        lines += [
             f"| peak RSS of the pipeline JVM, bounded (-Xmx{PIPELINE_HEAP}) | {spread(r['bounded_peak_rss_mb'])} MB "
-            f"| <= {TARGETS['peak_rss_max_mb']} MB | {verdict(v['peak_rss'])} |",
-            f"| peak RSS of the pipeline JVM, continuous | {spread(r['continuous_peak_rss_mb'])} MB | | |",
+            f"| <= {TARGETS['peak_rss_max_mb']} MB | {verdict(v['peak_rss'])} |"]
+        if lat:
+            lines.append(f"| peak RSS of the pipeline JVM, continuous | {spread(r['continuous_peak_rss_mb'])} MB | | |")
+        lines += [
             f"| generator ({r['record_size_bytes']}-byte records) | {spread(r['generator_records_per_s'])} "
             f"records/s | | |",
             f"| ProducerPerformance, same size and producer settings "
@@ -464,8 +641,11 @@ class Bench:
             f"| >= {TARGETS['generator_ratio_min']} | {verdict(v['generator_ratio'])} |",
             "",
             "Versions: " + ", ".join(f"{k} {val}" for k, val in r["versions"].items()),
-            f"Pipeline: java -Xmx{PIPELINE_HEAP}, DirectRunner with the defaults main() sets: "
-            f"--enforceImmutability=false --enforceEncodability=false --targetParallelism={os.cpu_count()}; "
+            (f"Pipeline: java -Xmx{PIPELINE_HEAP}, DirectRunner with the defaults main() sets: "
+             f"--enforceImmutability=false --enforceEncodability=false --targetParallelism={os.cpu_count()}; "
+             if self.runner == "direct" else
+             f"Pipeline: java -Xmx{PIPELINE_HEAP} {' '.join(self.runner_args())}, with the Flink flags main() adds "
+             f"(the cluster's parallelism and checkpoint interval; --fasterCopy for bounded runs); ") +
             f"generator: java -Xmx{GENERATOR_HEAP}; producer settings of both: {' '.join(PRODUCER_PROPS)}",
         ]
         return "\n".join(lines)
@@ -480,7 +660,16 @@ class Bench:
         self.phase_generate()
         self.phase_consume()
         self.phase_bounded()
-        self.phase_latency()
+        if self.previous_jar:
+            self.phase_bounded(self.previous_jar, "previous")
+        if self.native_jar and self.runner != "direct":
+            self.phase_native()
+        if self.runner == "direct":
+            # The DirectRunner reads a continuous KafkaIO source 10 records a bundle: it cannot follow 20,000 clicks/s,
+            # so its continuous figure is the rate it sustains, not a latency.
+            self.phase_direct_continuous()
+        else:
+            self.phase_latency()
         for topic in (self.input_topic, "bench_aggregates", "bench_dlq"):
             self.delete_topic(topic)
         self.results["seconds"] = round(time.monotonic() - t0)
@@ -499,6 +688,17 @@ def main() -> int:
     parser.add_argument("--reps", type=int, help="repetitions (default: by mode)")
     parser.add_argument("--latency-runs", type=int, help="continuous runs for the latency (default: by mode)")
     parser.add_argument("--latency-seconds", type=int, help="length of each latency run (default: by mode)")
+    parser.add_argument("--runner", choices=["direct", "flink-local", "flink"], default="direct",
+                        help="the pipeline's runner: DirectRunner, FlinkRunner on its embedded [local] cluster, or on "
+                             "the local stack's Flink session cluster (--flink-master); on the session cluster the "
+                             "peak RSS measured is the launcher's, not the TaskManager's")
+    parser.add_argument("--flink-master", default=os.environ.get("FLINK_MASTER", "127.0.0.1:8081"))
+    parser.add_argument("--parallelism", type=int, default=2,
+                        help="the native Flink job's parallelism: the session cluster's, and [local]'s on 2 cores")
+    parser.add_argument("--native-jar", help="the native Flink job's jar (bench/run.sh builds it): run it after the "
+                                             "pipeline's bounded runs, on the same runner kind")
+    parser.add_argument("--previous-jar", help="a bundled pipeline jar of an earlier graph (bench/run.sh builds the "
+                                               "one before issue 12): its bounded runs beside this one's")
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--clickhouse-http", default=os.environ.get("CLICKHOUSE_HTTP", "http://127.0.0.1:8123"))
     parser.add_argument("--work-dir", default=os.path.join(REPO, ".local-stack", "bench"))
