@@ -13,6 +13,7 @@ cd "$repo"
 STACK_DIR="${STACK_DIR:-$repo/.local-stack}"
 export STACK_DIR
 
+"$repo/scripts/flink-runner.sh"  # the jar carries the FlinkRunner too
 mvn -B -q install -DskipTests
 "$repo/services/local-stack.sh" start
 eval "$("$repo/services/local-stack.sh" env)"

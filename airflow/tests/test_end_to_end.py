@@ -1,5 +1,6 @@
 """`airflow dags test streaming_pipeline` for real: the local Kafka and ClickHouse (services/local-stack.sh), the
-real bundled jars on the DirectRunner, a ClickHouse user with a password made up for the test. The counts must equal
+real bundled jars, once on the DirectRunner and once on the FlinkRunner against the local Flink session cluster, a
+ClickHouse user with a password made up for the test. The counts must equal
 the generator's oracle; the same logical date again must change nothing; the next interval must add its windows and
 change none of the previous ones; the password must appear in no output and no task log."""
 import base64
@@ -19,8 +20,6 @@ from conftest import DAGS
 
 REPO = os.path.abspath(os.path.join(DAGS, "..", ".."))
 RUN = format(int(time.time() * 1000), "x")
-TOPIC = f"e2e_clicks_{RUN}"
-TABLE = f"analytics.e2e_{RUN}"
 CLICKHOUSE = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 USER = f"e2e_{RUN}"
@@ -54,10 +53,16 @@ def clickhouse_user():
     os.remove(USERS_FILE)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory, clickhouse_user):
+FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081")
+
+
+@pytest.fixture(scope="module", params=["DirectRunner", "FlinkRunner"])
+def env(request, tmp_path_factory, clickhouse_user):
+    runner = request.param
     try:
         urllib.request.urlopen(CLICKHOUSE + "ping", timeout=5).read()
+        if runner == "FlinkRunner":
+            urllib.request.urlopen(f"http://{FLINK_MASTER}/overview", timeout=5).read()
     except OSError as e:
         pytest.fail(f"the local stack is not running ({e}): start it with services/local-stack.sh start")
     for jar in ("pipeline/target/click-pipeline-bundled-0.1.0-SNAPSHOT.jar",
@@ -65,14 +70,17 @@ def env(tmp_path_factory, clickhouse_user):
         if not os.path.exists(os.path.join(REPO, jar)):
             pytest.fail(f"{jar} is missing: build it with mvn package first (scripts/test.sh does)")
     home = tmp_path_factory.mktemp("airflow-home")
+    run = f"{RUN}_{runner[:5].lower()}"
     env = {**os.environ,
+           "CLICK_RUNNER": runner,
+           **({"CLICK_FLINK_MASTER": FLINK_MASTER} if runner == "FlinkRunner" else {}),
            "AIRFLOW_HOME": str(home),
            "AIRFLOW__CORE__DAGS_FOLDER": DAGS,
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "CLICK_INPUT_TOPIC": TOPIC,
-           "CLICK_OUTPUT_TOPIC": f"e2e_agg_{RUN}",
-           "CLICK_DEAD_LETTER_TOPIC": f"e2e_dlq_{RUN}",
-           "CLICK_CLICKHOUSE_TABLE": TABLE,
+           "CLICK_INPUT_TOPIC": f"e2e_clicks_{run}",
+           "CLICK_OUTPUT_TOPIC": f"e2e_agg_{run}",
+           "CLICK_DEAD_LETTER_TOPIC": f"e2e_dlq_{run}",
+           "CLICK_CLICKHOUSE_TABLE": f"analytics.e2e_{run}",
            "CLICK_ORACLE_DIR": str(home / "oracles"),
            "CLICK_CLICKHOUSE_USER": clickhouse_user,
            "CLICKHOUSE_PASSWORD": PASSWORD}
@@ -91,19 +99,20 @@ def airflow(env, *args):
 
 def run_dag(env, logical_date):
     output, seconds = airflow(env, "dags", "test", "streaming_pipeline", logical_date.isoformat())
-    print(f"airflow dags test streaming_pipeline {logical_date.isoformat()}: {seconds:.1f} s")
+    print(f"airflow dags test streaming_pipeline {logical_date.isoformat()} on {env['CLICK_RUNNER']}: {seconds:.1f} s")
     assert "state=success" in output, output[-6000:]
     return output
 
 
-def counts(start, end):
-    rows = click_checks.final_rows(CLICKHOUSE, TABLE, int(start.timestamp() * 1000), int(end.timestamp() * 1000),
+def counts(env, start, end):
+    rows = click_checks.final_rows(CLICKHOUSE, env["CLICK_CLICKHOUSE_TABLE"],
+                                   int(start.timestamp() * 1000), int(end.timestamp() * 1000),
                                    user=USER, password=PASSWORD)
     return {(p, w): c for p, w, _, c in rows}
 
 
 def oracle(env, start, end):
-    path = os.path.join(env["CLICK_ORACLE_DIR"], TOPIC,
+    path = os.path.join(env["CLICK_ORACLE_DIR"], env["CLICK_INPUT_TOPIC"],
                         f"{int(start.timestamp() * 1000)}-{int(end.timestamp() * 1000)}.json")
     return path, click_checks.expected_counts(click_checks.load_oracle(path))
 
@@ -117,21 +126,23 @@ def test_runs_equal_the_oracle_rerun_changes_nothing_next_interval_adds_its_own(
     run_dag(env, first_at)
     oracle_file, expected = oracle(env, *first)
     assert len(expected) > 0
-    assert counts(*first) == expected
+    assert counts(env, *first) == expected
     generated_at = os.path.getmtime(oracle_file)
 
     output = run_dag(env, first_at)
     assert "were generated before" in output  # the interval's clicks are not written twice
     assert os.path.getmtime(oracle_file) == generated_at
-    assert counts(*first) == expected
+    assert counts(env, *first) == expected
 
     run_dag(env, second[1])
     _, expected_second = oracle(env, *second)
-    assert counts(*second) == expected_second
-    assert counts(*first) == expected
+    assert counts(env, *second) == expected_second
+    assert counts(env, *first) == expected
     assert set(expected_second).isdisjoint(expected)
 
     # `airflow dags test` prints every task's log (no log files): the Beam task's holds the pipeline's own output,
     # and none of the three runs' output held the password (airflow() checks each).
     assert "clickHousePassword=(from the environment)" in output
     assert "click-count bounded run" in output
+    if env["CLICK_RUNNER"] == "FlinkRunner":  # the counts came from a job on the session cluster, not in-process
+        assert "submitted Flink job" in output and f"to http://{FLINK_MASTER}/" in output
