@@ -21,7 +21,7 @@ if [[ "${1:-}" != "--help" && "${1:-}" != "-h" ]]; then
     mvn -B -q -f bench/flink-native/pom.xml package
   fi
   extra+=(--native-jar "$repo/bench/flink-native/target/click-count-native-flink.jar")
-  previous_ref="${BENCH_PREVIOUS_REF-43b7b31}"
+  previous_ref="${BENCH_PREVIOUS_REF-dc5d6a1}"
   if [[ -n "$previous_ref" ]]; then
     previous="$repo/.local-stack/bench/previous-$previous_ref"
     jar="$previous/pipeline/target/click-pipeline-bundled-0.1.0-SNAPSHOT.jar"
