@@ -62,16 +62,19 @@ wait_for() { # wait_for <what> <seconds> <command...>
   log "$what is up"
 }
 
-kafka_classpath() {
-  local cp_file="$kafka_dir/classpath.txt"
-  if [[ ! -s "$cp_file" || "$here/kafka/pom.xml" -nt "$cp_file" ]]; then
-    log "resolving the Kafka broker's jars with Maven (once)"
-    mkdir -p "$kafka_dir"
-    mvn -q -B -f "$here/kafka/pom.xml" dependency:build-classpath -Dmdep.outputFile="$cp_file" >&2 \
-      || die "could not resolve the Kafka broker's jars (services/kafka/pom.xml)"
+# The classpath of services/NAME/pom.xml's jars, resolved with Maven once into DIR/classpath.txt.
+maven_classpath() { # NAME DIR WHAT
+  local pom="$here/$1/pom.xml" cp_file="$2/classpath.txt"
+  if [[ ! -s "$cp_file" || "$pom" -nt "$cp_file" ]]; then
+    log "resolving $3 with Maven (once)"
+    mkdir -p "$2"
+    mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.outputFile="$cp_file" >&2 \
+      || die "could not resolve $3 (services/$1/pom.xml)"
   fi
   cat "$cp_file"
 }
+
+kafka_classpath() { maven_classpath kafka "$kafka_dir" "the Kafka broker's jars"; }
 
 # The SASL_SSL listener's secrets, made once and kept (mode 600) in $kafka_dir/tls: a self-signed certificate for
 # 127.0.0.1 (keytool), the keystore's password, and the password of the user "clicks". Clients get
@@ -198,16 +201,7 @@ start_clickhouse() {
   wait_for "ClickHouse" 60 clickhouse_ping || { tail -20 "$ch_dir/log/"*.log >&2; die "ClickHouse did not start"; }
 }
 
-flink_classpath() {
-  local cp_file="$flink_dir/classpath.txt"
-  if [[ ! -s "$cp_file" || "$here/flink/pom.xml" -nt "$cp_file" ]]; then
-    log "resolving Flink's jars with Maven (once)"
-    mkdir -p "$flink_dir"
-    mvn -q -B -f "$here/flink/pom.xml" dependency:build-classpath -Dmdep.outputFile="$cp_file" >&2 \
-      || die "could not resolve Flink's jars (services/flink/pom.xml)"
-  fi
-  cat "$cp_file"
-}
+flink_classpath() { maven_classpath flink "$flink_dir" "Flink's jars"; }
 
 mebibytes() { # 512m / 1g / 1024 -> MiB
   local v="${1,,}"
