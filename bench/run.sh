@@ -30,7 +30,8 @@ if [[ "${1:-}" != "--help" && "${1:-}" != "-h" ]]; then
       rm -rf "$previous"
       mkdir -p "$previous"
       git -C "$repo" archive "$previous_ref" | tar -x -C "$previous"
-      mvn -B -q -f "$previous/pom.xml" package -DskipTests
+      # Before issue 11 the FlinkRunner was a profile of its own; name both so that the jar carries both runners.
+      mvn -B -q -f "$previous/pom.xml" package -DskipTests -P direct-runner,flink-runner
     fi
     extra+=(--previous-jar "$jar")
   fi
