@@ -64,16 +64,25 @@ public final class ReadClicks {
 
   /** The settings every read of the clicks topic shares: the brokers, the client file's settings, raw bytes. */
   private static KafkaIO.Read<byte[], byte[]> base(Settings s, Map<String, Object> consumer) {
+    return base(s, consumer, false);
+  }
+
+  private static KafkaIO.Read<byte[], byte[]> base(Settings s, Map<String, Object> consumer, boolean progress) {
     return KafkaIO.<byte[], byte[]>read()
         .withBootstrapServers(s.kafka().bootstrapServers())
         .withKeyDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
         .withValueDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
-        .withConsumerConfigUpdates(consumerConfig(s, consumer))
+        .withConsumerConfigUpdates(consumerConfig(s, consumer, progress))
         .withTimestampPolicyFactory(ArrivalTimePolicy.factory(s.maxOutOfOrderness()));
   }
 
   /** The consumer settings of every read: the client file's, large polls, and {@code consumer}'s. */
   private static Map<String, Object> consumerConfig(Settings s, Map<String, Object> consumer) {
+    return consumerConfig(s, consumer, false);
+  }
+
+  /** The same, and with {@code progress} each poll reported to {@link ReadProgress}. */
+  private static Map<String, Object> consumerConfig(Settings s, Map<String, Object> consumer, boolean progress) {
     Map<String, Object> config = new java.util.HashMap<>();
     s.kafka().byteConsumer().forEach((k, v) -> config.put((String) k, v));
     config.remove(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG); // KafkaIO's own setting
@@ -84,6 +93,9 @@ public final class ReadClicks {
     config.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(4 * 1024 * 1024));
     config.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(8 * 1024 * 1024));
     config.putAll(consumer);
+    if (progress) {
+      ReadProgress.install(config);
+    }
     return config;
   }
 
@@ -169,10 +181,11 @@ public final class ReadClicks {
    * splittable reader over each range by its exact offsets ({@code readSourceDescriptors}), which the DirectRunner
    * hands on 100 records at a time; every record is stamped with the least instant, so that the read holds the
    * watermark until it is done and a bounded run fires every window once, as over the legacy reads
-   * ({@link JudgeClicks} moves a click to its event time).
+   * ({@link JudgeClicks} moves a click to its event time). {@code progress}: the readers run in this JVM and report
+   * each poll to {@link ReadProgress}.
    */
   public static PTransform<PBegin, PCollection<KafkaRecord<byte[], byte[]>>> bounded(Settings s,
-      List<KafkaSetup.OffsetRange> pieces, boolean inMemory) {
+      List<KafkaSetup.OffsetRange> pieces, boolean inMemory, boolean progress) {
     return new PTransform<>() {
       @Override
       public PCollection<KafkaRecord<byte[], byte[]>> expand(PBegin begin) {
@@ -182,7 +195,7 @@ public final class ReadClicks {
         if (!inMemory) {
           List<KafkaSourceDescriptor> descriptors = pieces.stream().map(r -> KafkaSourceDescriptor.of(
               r.topicPartition(), r.start(), null, r.stop(), null, null)).toList();
-          Map<String, Object> config = consumerConfig(s, Map.of());
+          Map<String, Object> config = consumerConfig(s, Map.of(), progress);
           return begin
               .apply("Ranges", Create.of(descriptors))
               .apply("ReadRanges", KafkaIO.<byte[], byte[]>readSourceDescriptors()
@@ -198,7 +211,7 @@ public final class ReadClicks {
           long records = piece.stop() - piece.start();
           String name = "Partition" + piece.partition() + "From" + piece.start();
           reads = reads.and(begin
-              .apply(name, base(s, Map.of())
+              .apply(name, base(s, Map.of(), progress)
                   .withTopicPartitions(List.of(new TopicPartition(piece.topic(), piece.partition())))
                   .withStartReadTime(new Instant(piece.fromMillis()))
                   .withMaxNumRecords(records)

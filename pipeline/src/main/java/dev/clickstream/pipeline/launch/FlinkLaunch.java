@@ -51,7 +51,7 @@ public final class FlinkLaunch {
     return options.getRunner().getSimpleName().equals("FlinkRunner");
   }
 
-  static boolean isLocal(FlinkPipelineOptions flink) {
+  public static boolean isLocal(FlinkPipelineOptions flink) {
     String master = flink.getFlinkMaster();
     return master == null || master.isEmpty() || master.equals("[local]") || master.equals("[auto]")
         || master.equals("[collection]");

@@ -6,6 +6,7 @@ import dev.clickstream.pipeline.Settings;
 import dev.clickstream.pipeline.admin.KafkaSetup;
 import dev.clickstream.pipeline.admin.SinkSetup;
 import dev.clickstream.pipeline.io.ReadClicks;
+import dev.clickstream.pipeline.io.ReadProgress;
 import dev.clickstream.pipeline.model.ClickParser;
 import java.util.List;
 import org.apache.beam.runners.flink.FlinkPipelineOptions;
@@ -38,7 +39,7 @@ public final class Launcher {
    * readers are kept under on the DirectRunner ({@link ClosableSource}).
    */
   public record Started(PipelineResult result, long runNanos, @Nullable List<KafkaSetup.OffsetRange> ranges,
-      String runId) {}
+      String runId, ReadProgress.@Nullable Reporter progress) {}
 
   /**
    * Checks the settings, prepares Kafka and ClickHouse, builds the graph ({@link ClickCountPipeline#build}) and runs
@@ -71,8 +72,18 @@ public final class Launcher {
     Pipeline pipeline = Pipeline.create(options);
     String runId = java.util.UUID.randomUUID().toString();
     ClickCountPipeline.build(pipeline, settings, resumeFrom, ranges, flink ? null : runId);
+    // Progress lines while a bounded run reads (started before Pipeline.run: Flink's [local] runs a batch job attached).
+    ReadProgress.Reporter progress = ranges != null && ClickCountPipeline.readsInThisJvm(options)
+        ? ReadProgress.Reporter.start(ranges) : null;
     long runNanos = System.nanoTime();
-    return new Started(pipeline.run(), runNanos, checked, runId);
+    try {
+      return new Started(pipeline.run(), runNanos, checked, runId, progress);
+    } catch (RuntimeException e) {
+      if (progress != null) {
+        progress.close();
+      }
+      throw e;
+    }
   }
 
   /** A continuous run resuming a consumer group re-reads what it needs to rebuild the windows that were open. */

@@ -67,6 +67,7 @@ public final class Supervisor {
             stopQuietly(result);
           }
           PipelineResult.State state = result.waitUntilFinish();
+          stopProgress(started);
           long end = System.nanoTime();
           System.out.println(summary(result, settings, (end - start) / 1e9, (end - started.runNanos()) / 1e9));
           if (settings.bounded() || stopping) {
@@ -107,6 +108,7 @@ public final class Supervisor {
           }
         } finally {
           if (started != null) {
+            stopProgress(started);
             if (!terminal(started.result())) {
               cancelQuietly(started.result());
             }
@@ -171,6 +173,12 @@ public final class Supervisor {
     }
     LOG.info("stopping: cancelling the pipeline");
     cancelQuietly(result);
+  }
+
+  private static void stopProgress(Launcher.Started started) {
+    if (started.progress() != null) {
+      started.progress().close();
+    }
   }
 
   private static boolean terminal(PipelineResult result) {
