@@ -18,7 +18,8 @@ COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
 DDL = "./pipeline/src/main/resources/clickhouse/product_clicks.sql"
 # One-shot jobs: they run to completion, so a healthcheck means nothing for them.
 ONE_SHOT = {"kafka-init", "airflow-init", "generator"}
-UIS = {"airflow-apiserver": "127.0.0.1:8080:8080", "flink-jobmanager": "127.0.0.1:8081:8081"}
+UIS = {"airflow-apiserver": "127.0.0.1:8080:8080", "flink-jobmanager": "127.0.0.1:8081:8081",
+       "dashboard": "127.0.0.1:8090:8090"}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$", re.IGNORECASE)
 
 

@@ -1,0 +1,145 @@
+package dev.clickstream.dashboard;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * The page's only queries, fixed text with integer parameters, against the pipeline's table read through FINAL (one
+ * row per product and window, the most complete pane). They go as HTTP GET, which ClickHouse runs read-only
+ * (18.16 then refuses even an explicit {@code readonly=1} as a change of settings), and the page can only pick
+ * how many windows and products, so neither it nor a caller can make the server write or run other SQL. Plain SQL
+ * that ClickHouse 18.16 and a current server both accept.
+ */
+final class CountsQuery {
+  private static final Pattern TABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*");
+  static final int MAX_WINDOWS = 240;
+  static final int MAX_PRODUCTS = 50;
+
+  /** A window of the table: [start, end) in epoch ms, and its clicks over all products. */
+  record Window(long start, long end, long clicks) { }
+
+  /** One product's count in the newest window, the pane that wrote it, and when the dashboard saw it change. */
+  record NewestRow(long product, long count, String pane, long paneIndex, long changedAtMillis) { }
+
+  /** What the page shows: the last windows, the top products' series over them, the newest window's table. */
+  record Snapshot(List<Window> windows, List<Long> products, Map<Long, long[]> series, List<NewestRow> newest,
+      long queriedAtMillis) { }
+
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final URI clickHouse;
+  private final String table;
+  private final String authorization;
+  /** (product, window start) → [count, when the dashboard first saw that count]. */
+  private final Map<List<Long>, long[]> seen = new ConcurrentHashMap<>();
+
+  CountsQuery(URI clickHouse, String table, String user, String password) {
+    if (!TABLE.matcher(table).matches()) {
+      throw new IllegalArgumentException("the table must be database.table, plain identifiers, not '" + table + "'");
+    }
+    this.clickHouse = clickHouse;
+    this.table = table;
+    this.authorization = user == null || user.isEmpty() ? null
+        : "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+  }
+
+  String table() {
+    return table;
+  }
+
+  Snapshot snapshot(int windowCount, int productCount) throws IOException, InterruptedException {
+    if (windowCount < 1 || windowCount > MAX_WINDOWS || productCount < 1 || productCount > MAX_PRODUCTS) {
+      throw new IllegalArgumentException("windows must be 1.." + MAX_WINDOWS + " and products 1.." + MAX_PRODUCTS);
+    }
+    long now = System.currentTimeMillis();
+    List<Window> windows = new ArrayList<>();
+    for (long[] row : query("SELECT timestamp, max(window_end), sum(count) FROM " + table + " FINAL"
+        + " GROUP BY timestamp ORDER BY timestamp DESC LIMIT " + windowCount)) {
+      windows.add(0, new Window(row[0], row[1], row[2]));
+    }
+    if (windows.isEmpty()) {
+      return new Snapshot(windows, List.of(), Map.of(), List.of(), now);
+    }
+    long from = windows.get(0).start();
+    long newest = windows.get(windows.size() - 1).start();
+    List<Long> products = new ArrayList<>();
+    for (long[] row : query("SELECT product_id, sum(count) AS clicks FROM " + table + " FINAL WHERE timestamp >= "
+        + from + " GROUP BY product_id ORDER BY clicks DESC, product_id LIMIT " + productCount)) {
+      products.add(row[0]);
+    }
+    Map<Long, Integer> column = new LinkedHashMap<>();
+    for (int i = 0; i < windows.size(); i++) {
+      column.put(windows.get(i).start(), i);
+    }
+    Map<Long, long[]> series = new LinkedHashMap<>();
+    for (long product : products) {
+      series.put(product, new long[windows.size()]);
+    }
+    String in = products.stream().map(String::valueOf).collect(Collectors.joining(","));
+    for (long[] row : query("SELECT product_id, timestamp, count FROM " + table + " FINAL WHERE timestamp >= " + from
+        + " AND product_id IN (" + in + ")")) {
+      Integer i = column.get(row[1]);
+      if (i != null) {
+        series.get(row[0])[i] = row[2];
+      }
+    }
+    List<NewestRow> rows = new ArrayList<>();
+    for (String[] row : queryText("SELECT product_id, count, pane_timing, pane_index FROM " + table + " FINAL"
+        + " WHERE timestamp = " + newest + " ORDER BY count DESC, product_id LIMIT " + productCount)) {
+      long product = Long.parseLong(row[0]);
+      long count = Long.parseLong(row[1]);
+      long[] last = seen.compute(List.of(product, newest),
+          (k, v) -> v != null && v[0] == count ? v : new long[] {count, now});
+      rows.add(new NewestRow(product, count, row[2], Long.parseLong(row[3]), last[1]));
+    }
+    if (seen.size() > 100_000) {
+      seen.keySet().removeIf(k -> k.get(1) < from);
+    }
+    return new Snapshot(windows, products, series, rows, now);
+  }
+
+  private List<long[]> query(String sql) throws IOException, InterruptedException {
+    List<long[]> rows = new ArrayList<>();
+    for (String[] text : queryText(sql)) {
+      long[] row = new long[text.length];
+      for (int i = 0; i < text.length; i++) {
+        row[i] = Long.parseLong(text[i]);
+      }
+      rows.add(row);
+    }
+    return rows;
+  }
+
+  private List<String[]> queryText(String sql) throws IOException, InterruptedException {
+    String url = clickHouse.toString() + (clickHouse.toString().endsWith("/") ? "" : "/") + "?query="
+        + URLEncoder.encode(sql + " FORMAT TabSeparated", StandardCharsets.UTF_8);
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).GET();
+    if (authorization != null) {
+      request.header("Authorization", authorization);
+    }
+    HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    if (response.statusCode() != 200) {
+      throw new IOException("ClickHouse answered " + response.statusCode() + ": " + response.body().strip());
+    }
+    List<String[]> rows = new ArrayList<>();
+    for (String line : response.body().split("\n")) {
+      if (!line.isEmpty()) {
+        rows.add(line.split("\t", -1));
+      }
+    }
+    return rows;
+  }
+}

@@ -1,0 +1,95 @@
+package dev.clickstream.dashboard;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** What the dashboard does without services: its settings, its JSON, its dead-letter windows, what the page ships. */
+class DashboardServerTest {
+
+  @Test
+  void settingsComeFromTheSameClickEnvironmentAsTheDagThenFromFlags() {
+    Map<String, String> s = DashboardServer.settings(new String[] {"--port=9999"},
+        Map.of("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:18123/",
+            "CLICK_CLICKHOUSE_TABLE", "analytics.other", "CLICK_DASHBOARD_PORT", "1234"));
+    assertThat(s.get("bootstrap-servers"), equalTo("127.0.0.1:19092"));
+    assertThat(s.get("clickhouse-http"), equalTo("http://127.0.0.1:18123/"));
+    assertThat(s.get("table"), equalTo("analytics.other"));
+    assertThat(s.get("port"), equalTo("9999"));
+    assertThat(s.get("bind"), equalTo("127.0.0.1"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> DashboardServer.settings(new String[] {"--prot=1"}, Map.of()));
+    assertThat(e.getMessage(), containsString("--port="));
+  }
+
+  @Test
+  void theTableMustBeAPlainNameSoThatNoSqlCanRideOnIt() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CountsQuery(
+        URI.create("http://127.0.0.1:8123/"), "analytics.t FINAL; DROP TABLE x", null, null));
+    assertThat(e.getMessage(), containsString("database.table"));
+  }
+
+  @Test
+  void windowAndProductCountsAreBoundedBeforeAnyQuery() {
+    CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:1/"), "analytics.t", null, null);
+    assertThrows(IllegalArgumentException.class, () -> q.snapshot(0, 5));
+    assertThrows(IllegalArgumentException.class, () -> q.snapshot(10, CountsQuery.MAX_PRODUCTS + 1));
+    assertThrows(IllegalArgumentException.class, () -> q.snapshot(CountsQuery.MAX_WINDOWS + 1, 5));
+  }
+
+  @Test
+  void stringsAreEscapedForJsonAndForTheScriptTagAlike() {
+    assertThat(DashboardServer.string("a\"b\\c\n</script>"), equalTo("\"a\\\"b\\\\c\\u000a\\u003c/script>\""));
+    assertThat(DashboardServer.query("windows=12&products=%35&x"), equalTo(Map.of("windows", "12", "products", "5")));
+  }
+
+  @Test
+  void deadLettersLandInTheWindowOfTheirSourceTimestampPerReason() {
+    DeadLetterTail tail = new DeadLetterTail("127.0.0.1:1", "dlq", new Properties());
+    try {
+      tail.add("malformed_json", 60_000);
+      tail.add("malformed_json", 119_999);
+      tail.add("too_late", 120_000);
+      tail.add("too_late", 1_000); // before the windows shown
+      Map<String, long[]> perWindow = tail.perWindow(List.of(new CountsQuery.Window(60_000, 120_000, 0),
+          new CountsQuery.Window(120_000, 180_000, 0)));
+      assertThat(perWindow.keySet(), equalTo(java.util.Set.of("malformed_json", "too_late")));
+      assertArrayEquals(new long[] {2, 0}, perWindow.get("malformed_json"));
+      assertArrayEquals(new long[] {0, 1}, perWindow.get("too_late"));
+    } finally {
+      tail.close();
+    }
+  }
+
+  @Test
+  void thePageShipsTheChartingLibraryVersionThatPackageJsonPins() throws IOException {
+    String packageJson = Files.readString(Path.of("package.json"));
+    Matcher pinned = Pattern.compile("\"uplot\": \"(\\d+\\.\\d+\\.\\d+)\"").matcher(packageJson);
+    assertThat(packageJson, pinned.find(), equalTo(true));
+    try (InputStream in = DashboardServer.class.getResourceAsStream("/web/vendor/uPlot.iife.min.js")) {
+      String banner = new String(in.readNBytes(100), StandardCharsets.UTF_8);
+      assertThat(banner, containsString("(v" + pinned.group(1) + ")"));
+    }
+    for (String page : List.of("/web/index.html", "/web/dashboard.js")) {
+      try (InputStream in = DashboardServer.class.getResourceAsStream(page)) {
+        String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(page + " loads nothing from elsewhere", text.contains("http://") || text.contains("https://"),
+            equalTo(false));
+      }
+    }
+  }
+}
