@@ -657,19 +657,23 @@ class Bench:
         for table in self.clickhouse.query("SHOW TABLES FROM bench").split():
             self.clickhouse.query(f"DROP TABLE IF EXISTS bench.{table}")  # a previous benchmark's tables
         t0 = time.monotonic()
-        self.phase_generate()
-        self.phase_consume()
-        self.phase_bounded()
+        phases = [("generate the input, and Kafka's own producer for comparison", self.phase_generate),
+                  ("Kafka's own consumer over the input (the ceiling for any reader)", self.phase_consume),
+                  ("bounded runs of the pipeline", self.phase_bounded)]
         if self.previous_jar:
-            self.phase_bounded(self.previous_jar, "previous")
+            phases.append(("bounded runs of the previous graph",
+                           lambda: self.phase_bounded(self.previous_jar, "previous")))
         if self.native_jar and self.runner != "direct":
-            self.phase_native()
+            phases.append(("the native Flink job on the same input", self.phase_native))
         if self.runner == "direct":
             # The DirectRunner reads a continuous KafkaIO source 10 records a bundle: it cannot follow 20,000 clicks/s,
             # so its continuous figure is the rate it sustains, not a latency.
-            self.phase_direct_continuous()
+            phases.append(("the DirectRunner's continuous rate", self.phase_direct_continuous))
         else:
-            self.phase_latency()
+            phases.append(("continuous latency, window closable to complete row", self.phase_latency))
+        for number, (name, phase) in enumerate(phases, 1):
+            log(f"== phase {number}/{len(phases)}: {name} ({time.monotonic() - t0:,.0f} s into the benchmark)")
+            phase()
         for topic in (self.input_topic, "bench_aggregates", "bench_dlq"):
             self.delete_topic(topic)
         self.results["seconds"] = round(time.monotonic() - t0)
@@ -692,15 +696,16 @@ def main() -> int:
                         help="the pipeline's runner: DirectRunner, FlinkRunner on its embedded [local] cluster, or on "
                              "the local stack's Flink session cluster (--flink-master); on the session cluster the "
                              "peak RSS measured is the launcher's, not the TaskManager's")
-    parser.add_argument("--flink-master", default=os.environ.get("FLINK_MASTER", "127.0.0.1:8081"))
+    parser.add_argument("--flink-master", default=os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081"))
     parser.add_argument("--parallelism", type=int, default=2,
                         help="the native Flink job's parallelism: the session cluster's, and [local]'s on 2 cores")
     parser.add_argument("--native-jar", help="the native Flink job's jar (bench/run.sh builds it): run it after the "
                                              "pipeline's bounded runs, on the same runner kind")
     parser.add_argument("--previous-jar", help="a bundled pipeline jar of an earlier graph (bench/run.sh builds the "
                                                "one before issue 12): its bounded runs beside this one's")
-    parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    parser.add_argument("--clickhouse-http", default=os.environ.get("CLICKHOUSE_HTTP", "http://127.0.0.1:8123"))
+    parser.add_argument("--bootstrap-servers", default=os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--clickhouse-http",
+                        default=os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/").rstrip("/"))
     parser.add_argument("--work-dir", default=os.path.join(REPO, ".local-stack", "bench"))
     parser.add_argument("--out", help="JSON file (default: <work-dir>/bench-<mode>-<run id>.json)")
     args = parser.parse_args()

@@ -36,7 +36,6 @@ if [[ "${1:-}" != "--help" && "${1:-}" != "-h" ]]; then
     extra+=(--previous-jar "$jar")
   fi
   services/local-stack.sh start >&2
-  eval "$(services/local-stack.sh env)"
-  export KAFKA_BOOTSTRAP CLICKHOUSE_HTTP FLINK_MASTER
+  eval "$(services/local-stack.sh env)"  # exports CLICK_KAFKA_BOOTSTRAP, CLICK_CLICKHOUSE_HTTP, CLICK_FLINK_MASTER
 fi
 exec python3 bench/bench.py "$@" "${extra[@]}"

@@ -16,7 +16,7 @@ export STACK_DIR
 "$repo/scripts/flink-runner.sh"  # the jar carries the FlinkRunner too
 mvn -B -q install -DskipTests
 "$repo/services/local-stack.sh" start
-eval "$("$repo/services/local-stack.sh" env)"
+eval "$("$repo/services/local-stack.sh" env)"  # exports the CLICK_* settings the DAG reads
 venv="$("$repo/scripts/airflow-venv.sh")"
 
 export AIRFLOW_HOME="$STACK_DIR/airflow"
@@ -28,8 +28,6 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT="${AIRFLOW_PORT:-8080}"
-export CLICK_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" CLICK_CLICKHOUSE_HTTP="$CLICKHOUSE_HTTP/"
-export CLICK_CLICKHOUSE_JDBC_URL="$CLICKHOUSE_JDBC_URL"
 
 passwords="$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 if [[ -n "${CLICK_AIRFLOW_PASSWORD:-}" ]]; then
@@ -46,8 +44,9 @@ fi
 cat <<EOM
 
 Airflow UI: http://127.0.0.1:$AIRFLOW__API__PORT   user: admin   $login
-DAG streaming_pipeline runs every minute against Kafka $KAFKA_BOOTSTRAP and ClickHouse $CLICKHOUSE_HTTP.
-Ctrl-C stops Airflow; services/local-stack.sh stop stops Kafka and ClickHouse.
+DAG streaming_pipeline runs every minute against Kafka $CLICK_KAFKA_BOOTSTRAP and ClickHouse $CLICK_CLICKHOUSE_HTTP.
+Its counts, live: $CLICK_DASHBOARD_URL
+Ctrl-C stops Airflow; services/local-stack.sh stop stops Kafka, ClickHouse, Flink and the dashboard.
 
 EOM
 export PATH="$venv/bin:$PATH"  # standalone starts its components as `airflow ...`

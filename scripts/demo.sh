@@ -2,8 +2,8 @@
 # The main job, end to end on this machine, no Docker:
 #   build → start the local Kafka + ClickHouse → generate clicks (Zipf popularity, 5% late, 1% malformed)
 #   → run the Beam pipeline with `mvn exec` (DirectRunner by default, or FlinkRunner), bounded to the generated interval
-#   → show the top products per window from ClickHouse, what reached Kafka, and whether the counts equal the
-#     generator's oracle.
+#   → show the top products per window from ClickHouse, what reached Kafka, the live dashboard's address
+#     (http://127.0.0.1:8090/), and whether the counts equal the generator's oracle.
 # Settings (environment): DEMO_WINDOWS (5 one-minute windows), DEMO_RATE (1000 clicks per second of event time),
 # DEMO_KAFKA=sasl_ssl to run every Kafka client (generator, pipeline, offset checks) through the broker's SASL_SSL
 # listener with the stack's client properties file, as against a secured production Kafka.
@@ -43,22 +43,23 @@ else
   step "The jars are newer than every source: not rebuilding (DEMO_BUILD=always to rebuild)"
 fi
 
-step "Starting the local Kafka, ClickHouse and Flink"
+step "Starting the local Kafka, ClickHouse, Flink and the dashboard"
 "$stack" start
 eval "$("$stack" env)"
+echo "Watch the counts arrive on the live dashboard: $CLICK_DASHBOARD_URL"
 case "$RUNNER" in
   direct) runner_args=(); runner_name=DirectRunner ;;
   flink-local) runner_args=(--runner=FlinkRunner '--flinkMaster=[local]'); runner_name="FlinkRunner, [local]" ;;
   # A session cluster gets the bundled jar (the default would upload every jar of Maven's classpath).
-  flink) runner_args=(--runner=FlinkRunner "--flinkMaster=$FLINK_MASTER"
+  flink) runner_args=(--runner=FlinkRunner "--flinkMaster=$CLICK_FLINK_MASTER"
                       "--filesToStage=$repo/pipeline/target/click-pipeline-bundled-0.1.0-SNAPSHOT.jar")
-         runner_name="FlinkRunner, session cluster $FLINK_REST" ;;
+         runner_name="FlinkRunner, session cluster $CLICK_FLINK_REST" ;;
   *) echo "DEMO_RUNNER must be direct, flink-local or flink, not '$RUNNER'" >&2; exit 2 ;;
 esac
 kafka_config=()  # Kafka's tools: --command-config FILE
 if [[ "${DEMO_KAFKA:-plaintext}" == sasl_ssl ]]; then
-  KAFKA_BOOTSTRAP="$KAFKA_SASL_BOOTSTRAP"
-  kafka_config=(--command-config "$KAFKA_SASL_PROPERTIES")
+  CLICK_KAFKA_BOOTSTRAP="$CLICK_KAFKA_SASL_BOOTSTRAP"
+  kafka_config=(--command-config "$CLICK_KAFKA_SASL_PROPERTIES")
 fi
 
 # Each demo run takes the minutes after the previous run's, so that the topic never holds two runs' clicks for
@@ -74,26 +75,26 @@ from="$(date -u -d "@$(( from_min * 60 ))" +%Y-%m-%dT%H:%M:%SZ)"
 to="$(date -u -d "@$(( to_min * 60 ))" +%Y-%m-%dT%H:%M:%SZ)"
 
 offsets() { # offsets <topic>: the sum of the topic's end offsets (0 if it does not exist yet)
-  { "$stack" kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$KAFKA_BOOTSTRAP" \
+  { "$stack" kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$CLICK_KAFKA_BOOTSTRAP" \
     ${kafka_config[@]+"${kafka_config[@]}"} --topic "$1" 2>/dev/null || true; } | awk -F: '{ s += $3 } END { print s + 0 }'
 }
 aggregates_before=$(offsets aggregation_clicks)
 dead_before=$(offsets clicks_dlq)
 
 step "Generating $WINDOWS minutes of clicks at $RATE/s of event time, [$from, $to)"
-mvn -B -q -pl generator exec:exec -Dgenerator.args="--bootstrap-servers $KAFKA_BOOTSTRAP ${kafka_config[*]-} --start $from \
+mvn -B -q -pl generator exec:exec -Dgenerator.args="--bootstrap-servers $CLICK_KAFKA_BOOTSTRAP ${kafka_config[*]-} --start $from \
   --duration PT${WINDOWS}M --rate $RATE --popularity zipf:1.1 --late-fraction 0.05 --late-delay PT90S \
   --malformed-fraction 0.01 --expected $demo_dir/expected.json"
 echo "$to_min" > "$demo_dir/last-to-minute"
 
 step "Running the pipeline ($runner_name, bounded to [$from, $to))"
 mvn -B -q -pl pipeline exec:exec \
-  -Dpipeline.args="--bootstrapServers=$KAFKA_BOOTSTRAP ${kafka_config[1]+--kafkaProperties=${kafka_config[1]}} \
-'--clickHouseUrl=$CLICKHOUSE_JDBC_URL' --from=$from --to=$to ${runner_args[*]+${runner_args[*]@Q}}"
+  -Dpipeline.args="--bootstrapServers=$CLICK_KAFKA_BOOTSTRAP ${kafka_config[1]+--kafkaProperties=${kafka_config[1]}} \
+'--clickHouseUrl=$CLICK_CLICKHOUSE_JDBC_URL' --from=$from --to=$to ${runner_args[*]+${runner_args[*]@Q}}"
 
 step "Top 3 products per window in ClickHouse (analytics.product_clicks FINAL)"
 from_ms=$(( from_min * 60000 )); to_ms=$(( to_min * 60000 ))
-clickhouse-client --port "${CLICKHOUSE_TCP_PORT:-9000}" --format PrettyCompactMonoBlock --query "
+clickhouse-client --port "$CLICK_CLICKHOUSE_TCP_PORT" --format PrettyCompactMonoBlock --query "
   SELECT toDateTime(intDiv(timestamp, 1000)) AS window_start, product_id, count
   FROM analytics.product_clicks FINAL
   WHERE timestamp >= $from_ms AND timestamp < $to_ms
@@ -104,5 +105,8 @@ step "Kafka"
 echo "aggregates written to aggregation_clicks: $(( $(offsets aggregation_clicks) - aggregates_before ))"
 echo "records dead-lettered to clicks_dlq:     $(( $(offsets clicks_dlq) - dead_before ))"
 
+step "The live dashboard"
+echo "$CLICK_DASHBOARD_URL?windows=$WINDOWS shows these $WINDOWS windows (charts, the newest window's table, dead letters, lag)"
+
 step "Checking ClickHouse against the generator's oracle ($demo_dir/expected.json)"
-python3 "$repo/airflow/dags/click_checks.py" "$demo_dir/expected.json" --clickhouse "$CLICKHOUSE_HTTP/"
+python3 "$repo/airflow/dags/click_checks.py" "$demo_dir/expected.json" --clickhouse "$CLICK_CLICKHOUSE_HTTP"

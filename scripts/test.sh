@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: the Java unit tests (generator, parser, settings, schema, TestStream timing), the Java integration
 # tests on the real local Kafka and ClickHouse (bounded and continuous end-to-end runs checked against the oracle),
-# then the Airflow DAG's tests (structure, rendered options, and `airflow dags test` end to end on the same stack)
-# and the checks of docker-compose.yml and the Dockerfile (no Docker engine needed).
+# then the Airflow DAG's tests (structure, rendered options, and `airflow dags test` end to end on the same stack),
+# the checks of docker-compose.yml and the Dockerfile (no Docker engine needed) and the dashboard's browser test
+# (headless chromium).
 # Starts the local stack if it is not running, and stops it again at the end if it started it. Creates the Airflow
 # virtualenv (.venv-airflow) if it is missing.
 set -euo pipefail
@@ -22,16 +23,15 @@ eval "$("$stack" env)"
 
 start=$SECONDS
 "$repo/scripts/flink-runner.sh"  # the pipeline's jar carries the FlinkRunner too
-mvn -B verify -Dkafka.bootstrap="$KAFKA_BOOTSTRAP" -Dclickhouse.http="$CLICKHOUSE_HTTP/" \
-  -Dkafka.sasl.bootstrap="$KAFKA_SASL_BOOTSTRAP" -Dkafka.sasl.properties="$KAFKA_SASL_PROPERTIES" \
-  -Dclickhouse.https="$CLICKHOUSE_HTTPS/" -Dclickhouse.ca="$CLICKHOUSE_CA_FILE"
+mvn -B verify -Dkafka.bootstrap="$CLICK_KAFKA_BOOTSTRAP" -Dclickhouse.http="$CLICK_CLICKHOUSE_HTTP" \
+  -Dkafka.sasl.bootstrap="$CLICK_KAFKA_SASL_BOOTSTRAP" -Dkafka.sasl.properties="$CLICK_KAFKA_SASL_PROPERTIES" \
+  -Dclickhouse.https="$CLICK_CLICKHOUSE_HTTPS" -Dclickhouse.ca="$CLICK_CLICKHOUSE_CA_FILE"
 maven_done=$SECONDS
 echo "test command: Maven tests passed in $((maven_done - start)) s"
 
 venv="$("$repo/scripts/airflow-venv.sh")"
 venv_done=$SECONDS
 echo "test command: Airflow virtualenv ready in $((venv_done - maven_done)) s"
-CLICK_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" CLICK_CLICKHOUSE_HTTP="$CLICKHOUSE_HTTP/" CLICK_CLICKHOUSE_JDBC_URL="$CLICKHOUSE_JDBC_URL" \
-  CLICK_CLICKHOUSE_HTTPS="$CLICKHOUSE_HTTPS/" CLICK_CLICKHOUSE_CA_FILE="$CLICKHOUSE_CA_FILE" \
-  "$venv/bin/python" -m pytest -v -s -p no:cacheprovider airflow/tests runners/tests
+# The stack's CLICK_* settings (from `local-stack.sh env` above) are the DAG's and the dashboard's own names.
+"$venv/bin/python" -m pytest -v -s -p no:cacheprovider airflow/tests runners/tests dashboard/tests
 echo "test command: Airflow and Compose tests passed in $((SECONDS - venv_done)) s; all tests in $((SECONDS - start)) s"

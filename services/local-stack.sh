@@ -4,15 +4,19 @@
 #     listener and a SASL_SSL one (SASL/PLAIN over TLS; its certificate made with the JDK's keytool at first start);
 #   - a real ClickHouse server (Debian's clickhouse-server, installed if missing);
 #   - a Flink 1.19.3 session cluster (a JobManager with REST API and web UI, and a TaskManager with 2 slots) from
-#     Maven Central's jars, set up like docker-compose.yml's Flink services; checkpoints and savepoints in its folder.
+#     Maven Central's jars, set up like docker-compose.yml's Flink services; checkpoints and savepoints in its folder;
+#   - the live dashboard of the counts (dashboard/, built with Maven if its jar is missing or older than its sources)
+#     on http://127.0.0.1:8090/.
 # All listen on 127.0.0.1 only. All their data lives in one folder ($STACK_DIR) that can be deleted.
 #
-# Usage: services/local-stack.sh start|stop [kafka|clickhouse|flink|taskmanager] | status | env | kafka-tool CLASS [ARGS...]
+# Usage: services/local-stack.sh start|stop [kafka|clickhouse|flink|taskmanager|dashboard] | status | env
+#        | kafka-tool CLASS [ARGS...]
 #   start       starts what is not running (starting twice is harmless) and waits until it answers
 #   stop        stops them (SIGTERM, then SIGKILL after 20 s); the fault tests stop and start one at a time
 #               (`stop taskmanager` stops only Flink's TaskManager; `start flink` brings back what is missing)
 #   status      says what runs, exit 0 only if all answer
-#   env         prints the settings the demo and the tests read (KAFKA_BOOTSTRAP, CLICKHOUSE_HTTP, ...)
+#   env         prints the stack's addresses as `export CLICK_...=` lines, the names the DAG, the dashboard, the demo and
+#               the tests all read: `eval "$(services/local-stack.sh env)"` points each of them at this stack
 #   kafka-tool  runs one of Kafka's command-line tools from the broker's jars, e.g.
 #               kafka-tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server 127.0.0.1:9092 --topic clicks
 #
@@ -20,7 +24,8 @@
 # KAFKA_SASL_PORT (9094),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), KAFKA_HEAP (1g), KAFKA_PARTITIONS (2),
 # FLINK_REST_PORT (8081; REST API and web UI), FLINK_RPC_PORT (6123; and the next three: blob server, TaskManager RPC
-# and data), FLINK_JM_HEAP (512m), FLINK_TM_TASK_HEAP (1024m; the TaskManager's heap is 128m more).
+# and data), FLINK_JM_HEAP (512m), FLINK_TM_TASK_HEAP (1024m; the TaskManager's heap is 128m more),
+# DASHBOARD_PORT (8090).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,10 +43,12 @@ FLINK_REST_PORT="${FLINK_REST_PORT:-8081}"
 FLINK_RPC_PORT="${FLINK_RPC_PORT:-6123}"
 FLINK_JM_HEAP="${FLINK_JM_HEAP:-512m}"
 FLINK_TM_TASK_HEAP="${FLINK_TM_TASK_HEAP:-1024m}"
+DASHBOARD_PORT="${DASHBOARD_PORT:-8090}"
 
 kafka_dir="$STACK_DIR/kafka"
 ch_dir="$STACK_DIR/clickhouse"
 flink_dir="$STACK_DIR/flink"
+dashboard_dir="$STACK_DIR/dashboard"
 
 log() { echo "[local-stack] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -276,6 +283,30 @@ start_flink() {
     || { tail -20 "$flink_dir/log/taskmanager".* >&2; die "Flink's TaskManager did not register its slots"; }
 }
 
+dashboard_up() { [[ "$(curl -s -m 2 "http://127.0.0.1:$DASHBOARD_PORT/healthz" 2>/dev/null)" == ok ]]; }
+
+start_dashboard() {
+  if pid_alive "$dashboard_dir/dashboard.pid" && dashboard_up; then
+    log "the dashboard already runs on http://127.0.0.1:$DASHBOARD_PORT/"
+    return
+  fi
+  port_open "$DASHBOARD_PORT" && die "port $DASHBOARD_PORT is taken by another process; set DASHBOARD_PORT"
+  local jar="$repo/dashboard/target/click-dashboard-bundled-0.1.0-SNAPSHOT.jar"
+  if [[ ! -f "$jar" || -n "$(find "$repo/dashboard/pom.xml" "$repo/dashboard/src/main" -newer "$jar" -print -quit)" ]]; then
+    log "building the dashboard (mvn -pl dashboard package)"
+    (cd "$repo" && mvn -B -q -pl dashboard package -DskipTests) >&2 || die "the dashboard did not build"
+  fi
+  mkdir -p "$dashboard_dir"
+  # A copy: a later `mvn package` rewrites the jar under target/, which a running JVM must not see change.
+  cp "$jar" "$dashboard_dir/click-dashboard.jar"
+  log "starting the dashboard on http://127.0.0.1:$DASHBOARD_PORT/ (log: $dashboard_dir/dashboard.log)"
+  eval "$(print_env)"
+  nohup java -Xmx128m -jar "$dashboard_dir/click-dashboard.jar" "--port=$DASHBOARD_PORT" --bind=127.0.0.1 \
+    > "$dashboard_dir/dashboard.log" 2>&1 &
+  echo $! > "$dashboard_dir/dashboard.pid"
+  wait_for "the dashboard" 60 dashboard_up || { tail -20 "$dashboard_dir/dashboard.log" >&2; die "the dashboard did not start"; }
+}
+
 stop_one() { # stop_one <name> <pid file>
   local name="$1" pidfile="$2"
   if ! pid_alive "$pidfile"; then
@@ -298,35 +329,40 @@ stop_one() { # stop_one <name> <pid file>
 }
 
 print_env() {
-  # Quoted, so that `eval "$(local-stack.sh env)"` takes the JDBC URL's '&' literally.
+  # The names the DAG (airflow/dags/streaming_pipeline.py), the dashboard, the demo and the tests read. Quoted, so
+  # that `eval "$(local-stack.sh env)"` takes the JDBC URL's '&' literally.
   cat <<EOF
-KAFKA_BOOTSTRAP='127.0.0.1:$KAFKA_PORT'
-KAFKA_SASL_BOOTSTRAP='127.0.0.1:$KAFKA_SASL_PORT'
-KAFKA_SASL_PROPERTIES='$kafka_dir/tls/client.properties'
-CLICKHOUSE_HTTP='http://127.0.0.1:$CLICKHOUSE_HTTP_PORT'
-CLICKHOUSE_TCP_PORT='$CLICKHOUSE_TCP_PORT'
-CLICKHOUSE_HTTPS='https://127.0.0.1:$CLICKHOUSE_HTTPS_PORT'
-CLICKHOUSE_CA_FILE='$ch_dir/tls/server.crt'
-CLICKHOUSE_JDBC_URL='jdbc:clickhouse://127.0.0.1:$CLICKHOUSE_HTTP_PORT/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics'
-FLINK_MASTER='127.0.0.1:$FLINK_REST_PORT'
-FLINK_REST='http://127.0.0.1:$FLINK_REST_PORT'
-FLINK_SAVEPOINTS='$flink_dir/savepoints'
+export CLICK_KAFKA_BOOTSTRAP='127.0.0.1:$KAFKA_PORT'
+export CLICK_KAFKA_SASL_BOOTSTRAP='127.0.0.1:$KAFKA_SASL_PORT'
+export CLICK_KAFKA_SASL_PROPERTIES='$kafka_dir/tls/client.properties'
+export CLICK_CLICKHOUSE_HTTP='http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/'
+export CLICK_CLICKHOUSE_JDBC_URL='jdbc:clickhouse://127.0.0.1:$CLICKHOUSE_HTTP_PORT/analytics?server_version=22.8.1&server_time_zone=UTC&custom_http_params=database%3Danalytics'
+export CLICK_CLICKHOUSE_TCP_PORT='$CLICKHOUSE_TCP_PORT'
+export CLICK_CLICKHOUSE_HTTPS='https://127.0.0.1:$CLICKHOUSE_HTTPS_PORT/'
+export CLICK_CLICKHOUSE_CA_FILE='$ch_dir/tls/server.crt'
+export CLICK_FLINK_MASTER='127.0.0.1:$FLINK_REST_PORT'
+export CLICK_FLINK_REST='http://127.0.0.1:$FLINK_REST_PORT'
+export CLICK_FLINK_SAVEPOINTS='$flink_dir/savepoints'
+export CLICK_ORACLE_DIR='$STACK_DIR/oracles'
+export CLICK_DASHBOARD_URL='http://127.0.0.1:$DASHBOARD_PORT/'
 EOF
 }
 
 case "${1:-}" in
   start)
     case "${2:-all}" in
-      all) start_kafka; start_clickhouse; start_flink ;;
+      all) start_kafka; start_clickhouse; start_flink; start_dashboard ;;
       kafka) start_kafka ;;
       clickhouse) start_clickhouse ;;
       flink) start_flink ;;
-      *) die "start takes kafka, clickhouse or flink, not ${2}" ;;
+      dashboard) start_dashboard ;;
+      *) die "start takes kafka, clickhouse, flink or dashboard, not ${2}" ;;
     esac
     ;;
   stop)
     case "${2:-all}" in
-      all) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
+      all) stop_one "the dashboard" "$dashboard_dir/dashboard.pid"
+           stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
            stop_one "Flink's JobManager" "$flink_dir/jobmanager.pid"
            stop_one Kafka "$kafka_dir/kafka.pid"; stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
       kafka) stop_one Kafka "$kafka_dir/kafka.pid" ;;
@@ -334,7 +370,8 @@ case "${1:-}" in
       flink) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
              stop_one "Flink's JobManager" "$flink_dir/jobmanager.pid" ;;
       taskmanager) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid" ;;
-      *) die "stop takes kafka, clickhouse, flink or taskmanager, not ${2}" ;;
+      dashboard) stop_one "the dashboard" "$dashboard_dir/dashboard.pid" ;;
+      *) die "stop takes kafka, clickhouse, flink, taskmanager or dashboard, not ${2}" ;;
     esac
     ;;
   status)
@@ -345,6 +382,7 @@ case "${1:-}" in
       log "Flink: up, REST API and web UI on http://127.0.0.1:$FLINK_REST_PORT, $(flink_overview | grep -o '"slots-total":[0-9]*' | cut -d: -f2) slots"
     elif flink_jobmanager_up; then log "Flink: JobManager up on 127.0.0.1:$FLINK_REST_PORT, no TaskManager"; ok=1
     else log "Flink: down"; ok=1; fi
+    if dashboard_up; then log "dashboard: up on http://127.0.0.1:$DASHBOARD_PORT/"; else log "dashboard: down"; ok=1; fi
     exit $ok
     ;;
   env)
@@ -358,7 +396,7 @@ case "${1:-}" in
       -cp "$cp" "$@"
     ;;
   *)
-    echo "usage: $0 start|stop|status|env|kafka-tool CLASS [ARGS...]" >&2
+    echo "usage: $0 start|stop [kafka|clickhouse|flink|taskmanager|dashboard]|status|env|kafka-tool CLASS [ARGS...]" >&2
     exit 2
     ;;
 esac

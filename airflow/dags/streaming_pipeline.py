@@ -209,8 +209,10 @@ def _verify_counts(**context) -> dict:
 
 
 def _java_heap(context) -> None:
-    # The Beam hook runs plain `java -cp jar class`; JAVA_TOOL_OPTIONS is how that JVM gets a heap limit.
-    os.environ.setdefault("JAVA_TOOL_OPTIONS", f"-Xmx{JAVA_HEAP}")
+    # The Beam hook runs plain `java -cp jar class`; JAVA_TOOL_OPTIONS is how that JVM gets a heap limit. The hook
+    # logs each line the JVM writes to stderr as a WARNING, and SLF4J's simple logger writes there by default: its
+    # lines go to stdout instead (logged at INFO, each keeping its own level, INFO/WARN/ERROR, in its text).
+    os.environ.setdefault("JAVA_TOOL_OPTIONS", f"-Xmx{JAVA_HEAP} -Dorg.slf4j.simpleLogger.logFile=System.out")
 
 
 with DAG(

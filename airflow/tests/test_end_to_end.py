@@ -144,5 +144,8 @@ def test_runs_equal_the_oracle_rerun_changes_nothing_next_interval_adds_its_own(
     # and none of the three runs' output held the password (airflow() checks each).
     assert "clickHousePassword=(from the environment)" in output
     assert "click-count bounded run" in output
+    # The pipeline JVM's own INFO lines reach the task log at INFO, not each as a WARNING.
+    launcher = [line for line in output.splitlines() if "INFO Launcher - " in line]
+    assert launcher and not [line for line in launcher if "warning" in line.lower()], launcher[:5]
     if env["CLICK_RUNNER"] == "FlinkRunner":  # the counts came from a job on the session cluster, not in-process
         assert "submitted Flink job" in output and f"to http://{FLINK_MASTER}/" in output
