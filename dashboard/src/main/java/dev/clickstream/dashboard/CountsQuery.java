@@ -26,6 +26,8 @@ import java.util.stream.Collectors;
  */
 final class CountsQuery {
   private static final Pattern TABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*");
+  /** UNKNOWN_TABLE, UNKNOWN_DATABASE: "Code: 60, e.displayText()" on 18.16, "Code: 60. DB::Exception" since. */
+  private static final Pattern NOT_THERE_YET = Pattern.compile("Code: (60|81)[.,]");
   static final int MAX_WINDOWS = 240;
   static final int MAX_PRODUCTS = 50;
 
@@ -66,8 +68,18 @@ final class CountsQuery {
     }
     long now = System.currentTimeMillis();
     List<Window> windows = new ArrayList<>();
-    for (long[] row : query("SELECT timestamp, max(window_end), sum(count) FROM " + table + " FINAL"
-        + " GROUP BY timestamp ORDER BY timestamp DESC LIMIT " + windowCount)) {
+    List<long[]> newestFirst;
+    try {
+      newestFirst = query("SELECT timestamp, max(window_end), sum(count) FROM " + table + " FINAL"
+          + " GROUP BY timestamp ORDER BY timestamp DESC LIMIT " + windowCount);
+    } catch (IOException e) {
+      if (NOT_THERE_YET.matcher(e.getMessage()).find()) {
+        // No pipeline has written yet: the page says that no window is counted yet.
+        return new Snapshot(windows, List.of(), Map.of(), List.of(), now);
+      }
+      throw e;
+    }
+    for (long[] row : newestFirst) {
       windows.add(0, new Window(row[0], row[1], row[2]));
     }
     if (windows.isEmpty()) {

@@ -52,6 +52,27 @@ class DashboardServerTest {
   }
 
   @Test
+  void aTableNoPipelineHasWrittenYetIsNoWindowsNotAnError() throws Exception {
+    com.sun.net.httpserver.HttpServer clickHouse =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    clickHouse.createContext("/", exchange -> {
+      byte[] body = "Code: 60. DB::Exception: Table analytics.t does not exist. (UNKNOWN_TABLE)"
+          .getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(404, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    clickHouse.start();
+    try {
+      CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/"),
+          "analytics.t", null, null);
+      assertThat(q.snapshot(10, 5).windows(), equalTo(List.of()));
+    } finally {
+      clickHouse.stop(0);
+    }
+  }
+
+  @Test
   void stringsAreEscapedForJsonAndForTheScriptTagAlike() {
     assertThat(DashboardServer.string("a\"b\\c\n</script>"), equalTo("\"a\\\"b\\\\c\\u000a\\u003c/script>\""));
     assertThat(DashboardServer.query("windows=12&products=%35&x"), equalTo(Map.of("windows", "12", "products", "5")));

@@ -111,18 +111,18 @@ public final class ClickCountPipeline {
     return Launcher.start(options).result();
   }
 
-  /**
-   * The whole graph: KafkaIO read → judge each record (dead letters out) → event-time windows → {@code Count.perKey}
-   * per product → KafkaIO and ClickHouseIO. {@code resumeFromMillis}: in a resumed continuous run, the first window
-   * start to count; the windows before it were complete before the previous run stopped. A bounded run reads {@code
-   * ranges} (see {@link Launcher#boundedRanges}). {@code runId}: see {@link ReadClicks#continuous}.
-   */
   /** Whether the pipeline's readers run in the launcher's JVM: on the DirectRunner and Flink's {@code [local]}. */
   public static boolean readsInThisJvm(org.apache.beam.sdk.options.PipelineOptions options) {
     return !FlinkLaunch.isFlink(options)
         || FlinkLaunch.isLocal(options.as(org.apache.beam.runners.flink.FlinkPipelineOptions.class));
   }
 
+  /**
+   * The whole graph: KafkaIO read → judge each record (dead letters out) → event-time windows → {@code Count.perKey}
+   * per product → KafkaIO and ClickHouseIO. {@code resumeFromMillis}: in a resumed continuous run, the first window
+   * start to count; the windows before it were complete before the previous run stopped. A bounded run reads {@code
+   * ranges} (see {@link Launcher#boundedRanges}). {@code runId}: see {@link ReadClicks#continuous}.
+   */
   public static void build(Pipeline pipeline, Settings s, @Nullable Long resumeFromMillis,
       @Nullable List<KafkaSetup.OffsetRange> ranges, @Nullable String runId) {
     Settings.Interval interval = s.bounded() ? s.interval()
@@ -133,7 +133,8 @@ public final class ClickCountPipeline {
 
     PCollection<KafkaRecord<byte[], byte[]>> records = s.bounded()
         ? pipeline.apply("ReadFromKafka", ReadClicks.bounded(s, ranges,
-            DirectRunnerLaunch.readsInMemory(pipeline.getOptions(), ranges), readsInThisJvm(pipeline.getOptions())))
+            DirectRunnerLaunch.readsInMemory(pipeline.getOptions(), ranges),
+            readsInThisJvm(pipeline.getOptions())))
         : pipeline.apply("ReadFromKafka", ReadClicks.continuous(s, runId));
     Counted counted = count(records, rules, s.windowSize(),
         s.allowedLateness(), s.bounded(), !FlinkLaunch.isFlink(pipeline.getOptions()));

@@ -72,7 +72,7 @@ public final class Launcher {
     Pipeline pipeline = Pipeline.create(options);
     String runId = java.util.UUID.randomUUID().toString();
     ClickCountPipeline.build(pipeline, settings, resumeFrom, ranges, flink ? null : runId);
-    // Progress lines while a bounded run reads (started before Pipeline.run: Flink's [local] runs a batch job attached).
+    // Progress lines while a bounded run reads (started before Pipeline.run: Flink's [local] runs batch jobs attached).
     ReadProgress.Reporter progress = ranges != null && ClickCountPipeline.readsInThisJvm(options)
         ? ReadProgress.Reporter.start(ranges) : null;
     long runNanos = System.nanoTime();
