@@ -78,9 +78,8 @@ public final class ReadProgress {
             return;
           }
           if (!closed) {
-            String line = line(topic, planned, (System.nanoTime() - start) / 1e9);
-            System.out.println(line);
-            if (line.contains("(100%)")) {
+            System.out.println(line(topic, planned, (System.nanoTime() - start) / 1e9));
+            if (done(topic, planned)) {
               System.out.println("progress: every record read; the windows fire and the sinks write");
               return;
             }
@@ -100,6 +99,17 @@ public final class ReadProgress {
       return r;
     }
 
+    /** Whether every partition's range is read: decided from the counts, never from the rounded percentage. */
+    static boolean done(String topic, Map<Integer, Long> planned) {
+      for (Map.Entry<Integer, Long> p : planned.entrySet()) {
+        LongAdder polled = POLLED.get(new TopicPartition(topic, p.getKey()));
+        if ((polled == null ? 0 : polled.sum()) < p.getValue()) {
+          return false;
+        }
+      }
+      return true;
+    }
+
     static String line(String topic, Map<Integer, Long> planned, double seconds) {
       long read = 0;
       long total = 0;
@@ -112,8 +122,10 @@ public final class ReadProgress {
         total += p.getValue();
         partitions.add(String.format(Locale.ROOT, "partition %d %,d/%,d", p.getKey(), n, p.getValue()));
       }
-      return String.format(Locale.ROOT, "progress: read %,d of %,d records (%.0f%%): %s; %,.0f records/s, %.1f s", read,
-          total, total == 0 ? 100.0 : 100.0 * read / total, String.join(", ", partitions), read / seconds, seconds);
+      // Rounded down: 100% means every record, never 99.6%.
+      long percent = total == 0 ? 100 : Math.floorDiv(100 * read, total);
+      return String.format(Locale.ROOT, "progress: read %,d of %,d records (%d%%): %s; %,.0f records/s, %.1f s", read,
+          total, percent, String.join(", ", partitions), read / seconds, seconds);
     }
 
     @Override

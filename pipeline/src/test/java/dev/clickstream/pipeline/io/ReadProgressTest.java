@@ -29,7 +29,29 @@ class ReadProgressTest {
     interceptor.onConsume(new ConsumerRecords<>(Map.of(p1, List.of(record(topic, 1, 6), record(topic, 1, 7)))));
     Map<Integer, Long> planned = new TreeMap<>(Map.of(0, 4L, 1, 2L));
     assertThat(ReadProgress.Reporter.line(topic, planned, 2.0),
-        equalTo("progress: read 4 of 6 records (67%): partition 0 2/4, partition 1 2/2; 2 records/s, 2.0 s"));
+        equalTo("progress: read 4 of 6 records (66%): partition 0 2/4, partition 1 2/2; 2 records/s, 2.0 s"));
+    assertThat(ReadProgress.Reporter.done(topic, planned), equalTo(false));
+  }
+
+  @Test
+  void itSaysOneHundredPercentAndDoneOnlyWhenEveryRecordIsRead() {
+    String topic = "progress_done_" + System.nanoTime();
+    TopicPartition p0 = new TopicPartition(topic, 0);
+    ReadProgress.Interceptor interceptor = new ReadProgress.Interceptor();
+    List<ConsumerRecord<byte[], byte[]>> polled = new java.util.ArrayList<>();
+    for (long offset = 0; offset < 999; offset++) {
+      polled.add(record(topic, 0, offset));
+    }
+    interceptor.onConsume(new ConsumerRecords<>(Map.of(p0, polled)));
+    Map<Integer, Long> planned = new TreeMap<>(Map.of(0, 1_000L));
+    // 99.9% read: rounded it would say 100%, and the reporter would announce the end one record early.
+    assertThat(ReadProgress.Reporter.line(topic, planned, 1.0),
+        equalTo("progress: read 999 of 1,000 records (99%): partition 0 999/1,000; 999 records/s, 1.0 s"));
+    assertThat(ReadProgress.Reporter.done(topic, planned), equalTo(false));
+    interceptor.onConsume(new ConsumerRecords<>(Map.of(p0, List.of(record(topic, 0, 999)))));
+    assertThat(ReadProgress.Reporter.line(topic, planned, 1.0),
+        equalTo("progress: read 1,000 of 1,000 records (100%): partition 0 1,000/1,000; 1,000 records/s, 1.0 s"));
+    assertThat(ReadProgress.Reporter.done(topic, planned), equalTo(true));
   }
 
   @Test
