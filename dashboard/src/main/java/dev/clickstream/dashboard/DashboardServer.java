@@ -91,6 +91,11 @@ public final class DashboardServer {
   }
 
   private void api(HttpExchange exchange) throws IOException {
+    if (!exchange.getRequestMethod().equals("GET")) {
+      exchange.getResponseHeaders().set("Allow", "GET");
+      send(exchange, 405, "json", "{\"error\":\"only GET\"}".getBytes(StandardCharsets.UTF_8));
+      return;
+    }
     int status = 200;
     String body;
     try {

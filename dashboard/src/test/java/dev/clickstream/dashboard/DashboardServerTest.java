@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -68,6 +69,60 @@ class DashboardServerTest {
           "analytics.t", null, null);
       assertThat(q.snapshot(10, 5).windows(), equalTo(List.of()));
     } finally {
+      clickHouse.stop(0);
+    }
+  }
+
+  @Test
+  void theServerAnswersOnlyItsPageAndGetsOfItsEndpointWithBoundedIntegers() throws Exception {
+    com.sun.net.httpserver.HttpServer clickHouse =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    List<String> queries = new java.util.concurrent.CopyOnWriteArrayList<>();
+    clickHouse.createContext("/", exchange -> {
+      queries.add(exchange.getRequestMethod() + " "
+          + java.net.URLDecoder.decode(exchange.getRequestURI().getRawQuery(), StandardCharsets.UTF_8));
+      byte[] body = "Code: 60, e.displayText() = DB::Exception: Table analytics.t doesn't exist."
+          .getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(404, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    clickHouse.start();
+    DashboardServer dashboard = new DashboardServer(DashboardServer.settings(new String[] {"--port=0",
+        "--clickhouse-http=http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/", "--table=analytics.t",
+        "--bootstrap-servers=127.0.0.1:1"}, Map.of()));
+    dashboard.start();
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    String base = "http://127.0.0.1:" + dashboard.port();
+    java.util.function.BiFunction<String, String, java.net.http.HttpResponse<String>> call = (method, path) -> {
+      try {
+        return http.send(java.net.http.HttpRequest.newBuilder(URI.create(base + path))
+                .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+      } catch (IOException | InterruptedException e) {
+        throw new AssertionError(e);
+      }
+    };
+    try {
+      java.net.http.HttpResponse<String> ok = call.apply("GET", "/api/counts?windows=3&products=2");
+      assertThat(ok.body(), ok.statusCode(), equalTo(200));
+      assertThat(ok.body(), containsString("\"windows\":[]"));
+      assertThat(queries.size(), equalTo(1));
+      assertThat(queries.get(0), containsString("FROM analytics.t FINAL"));
+      assertThat(queries.get(0), containsString("LIMIT 3"));
+      assertThat(queries.get(0), startsWith("GET query=SELECT ")); // a GET: ClickHouse runs it read-only
+
+      assertThat(call.apply("GET", "/api/counts?windows=3;DROP&products=2").statusCode(), equalTo(400));
+      assertThat(call.apply("GET", "/api/counts?windows=100000").statusCode(), equalTo(400));
+      assertThat(call.apply("POST", "/api/counts?windows=3").statusCode(), equalTo(405));
+      assertThat(call.apply("GET", "/../pom.xml").statusCode(), equalTo(404));
+      assertThat(call.apply("GET", "/vendor/../index.html").statusCode(), equalTo(404));
+      java.net.http.HttpResponse<String> page = call.apply("GET", "/");
+      assertThat(page.statusCode(), equalTo(200));
+      assertThat(page.body(), containsString("uPlot.iife.min.js"));
+      assertThat(queries.size(), equalTo(1)); // no refused request reached ClickHouse
+    } finally {
+      dashboard.stop();
       clickHouse.stop(0);
     }
   }
