@@ -78,8 +78,9 @@ public final class ReadProgress {
             return;
           }
           if (!closed) {
+            boolean done = done(topic, planned); // before the line, which then shows 100% (counts only grow)
             System.out.println(line(topic, planned, (System.nanoTime() - start) / 1e9));
-            if (done(topic, planned)) {
+            if (done) {
               System.out.println("progress: every record read; the windows fire and the sinks write");
               return;
             }
