@@ -1,14 +1,19 @@
 package dev.clickstream.dashboard;
 
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -52,18 +57,29 @@ class DashboardServerTest {
     assertThrows(IllegalArgumentException.class, () -> q.snapshot(CountsQuery.MAX_WINDOWS + 1, 5));
   }
 
-  @Test
-  void aTableNoPipelineHasWrittenYetIsNoWindowsNotAnError() throws Exception {
-    com.sun.net.httpserver.HttpServer clickHouse =
-        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+  /**
+   * A stand-in ClickHouse on a free port whose table does not exist yet: every query gets 404 with {@code error}
+   * (ClickHouse's text for it differs between versions); each request's method and decoded query go to
+   * {@code queries}.
+   */
+  private static HttpServer clickHouseWithoutTheTable(String error, List<String> queries) throws IOException {
+    HttpServer clickHouse = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     clickHouse.createContext("/", exchange -> {
-      byte[] body = "Code: 60. DB::Exception: Table analytics.t does not exist. (UNKNOWN_TABLE)"
-          .getBytes(StandardCharsets.UTF_8);
+      queries.add(exchange.getRequestMethod() + " "
+          + URLDecoder.decode(exchange.getRequestURI().getRawQuery(), StandardCharsets.UTF_8));
+      byte[] body = error.getBytes(StandardCharsets.UTF_8);
       exchange.sendResponseHeaders(404, body.length);
       exchange.getResponseBody().write(body);
       exchange.close();
     });
     clickHouse.start();
+    return clickHouse;
+  }
+
+  @Test
+  void aTableNoPipelineHasWrittenYetIsNoWindowsNotAnError() throws Exception {
+    HttpServer clickHouse = clickHouseWithoutTheTable(
+        "Code: 60. DB::Exception: Table analytics.t does not exist. (UNKNOWN_TABLE)", new ArrayList<>());
     try {
       CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/"),
           "analytics.t", null, null);
@@ -75,19 +91,9 @@ class DashboardServerTest {
 
   @Test
   void theServerAnswersOnlyItsPageAndGetsOfItsEndpointWithBoundedIntegers() throws Exception {
-    com.sun.net.httpserver.HttpServer clickHouse =
-        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-    List<String> queries = new java.util.concurrent.CopyOnWriteArrayList<>();
-    clickHouse.createContext("/", exchange -> {
-      queries.add(exchange.getRequestMethod() + " "
-          + java.net.URLDecoder.decode(exchange.getRequestURI().getRawQuery(), StandardCharsets.UTF_8));
-      byte[] body = "Code: 60, e.displayText() = DB::Exception: Table analytics.t doesn't exist."
-          .getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(404, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
-    });
-    clickHouse.start();
+    List<String> queries = new CopyOnWriteArrayList<>();
+    HttpServer clickHouse = clickHouseWithoutTheTable(
+        "Code: 60, e.displayText() = DB::Exception: Table analytics.t doesn't exist.", queries);
     DashboardServer dashboard = new DashboardServer(DashboardServer.settings(new String[] {"--port=0",
         "--clickhouse-http=http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/", "--table=analytics.t",
         "--bootstrap-servers=127.0.0.1:1"}, Map.of()));
