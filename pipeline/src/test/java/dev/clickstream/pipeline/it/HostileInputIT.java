@@ -43,9 +43,12 @@ class HostileInputIT {
     Properties admin = new Properties();
     admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
     try (Admin a = Admin.create(admin)) {
-      // The corpus's Kafka timestamps are fixed (2026-11-26T10:00Z); let the broker take them before that day too.
+      // The corpus's Kafka timestamps are fixed (2026-11-26T10:00Z): let the broker take them before that day too,
+      // and keep them after it. Retention goes by record timestamps: with the broker's 7 days, a day more than a week
+      // after that date saw the records deleted while the run was planned ("no messages has a timestamp ...").
       a.createTopics(List.of(new NewTopic(TOPIC, Optional.of(2), Optional.empty())
-          .configs(Map.of("message.timestamp.after.max.ms", Long.toString(400L * 24 * 3600 * 1000))))).all().get();
+          .configs(Map.of("message.timestamp.after.max.ms", Long.toString(400L * 24 * 3600 * 1000),
+              "retention.ms", "-1")))).all().get();
     }
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, LocalStack.KAFKA);
