@@ -237,7 +237,9 @@ public final class ExactlyOnceProducer implements Producer<byte[], byte[]> {
   private void dropWriter(String group, int shard, long giveUpAt) {
     boolean done;
     try {
-      done = closed || SinkWriterCache.remove(group, shard, this) || System.nanoTime() > giveUpAt;
+      // Not done when the producer is closed already: the sink may close it itself, and the writer must still leave
+      // the cache, or the sink's retry takes it back with a closed producer.
+      done = SinkWriterCache.remove(group, shard, this) || System.nanoTime() > giveUpAt;
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       LOG.error("cannot look into Beam's exactly-once writer cache for {}: the sink's retries may reuse it",
           transactionalId, e);
