@@ -18,6 +18,12 @@ import org.slf4j.LoggerFactory;
  * {@code DriverManager.registeredDrivers -> DriverInfo -> ClickHouseDriver}). Nothing in the pipeline looks drivers up
  * through DriverManager (ClickHouseIO's data source creates its driver itself), so a job deregisters the drivers of
  * its own class loader when its ClickHouse step is torn down.
+ *
+ * <p>clickhouse-jdbc also starts a thread pool of its own ({@code ClickHouseWorker-n}) the first time a job writes,
+ * held in a static field of the job's class loader, whose threads wait forever for work: each finished job left two
+ * of them, and they kept its class loader (one more live user-code class loader per bounded job with data, about 34
+ * MB of metaspace each). The pool is shared by the job's writers in that JVM, so it is not shut down; its idle
+ * threads are made to end instead ({@link #releaseClickHouseWorkers}).
  */
 public final class UserCodeRelease {
   private static final Logger LOG = LoggerFactory.getLogger(UserCodeRelease.class);
@@ -28,7 +34,39 @@ public final class UserCodeRelease {
    * Deregisters the JDBC drivers that {@code loader} loaded. Does nothing where the pipeline's classes come from the
    * JVM's own class path (DirectRunner, {@code [local]}): that loader lives as long as the JVM anyway.
    */
-  public static void releaseJdbcDrivers(ClassLoader loader) {
+  public static void release(ClassLoader loader) {
+    releaseJdbcDrivers(loader);
+    releaseClickHouseWorkers(loader);
+  }
+
+  /** Holders of clickhouse-jdbc's own thread pools, with the names of their static fields. */
+  private static final String CLICKHOUSE_EXECUTORS = "com.clickhouse.data.ClickHouseDataStreamFactory$DefaultExecutors";
+
+  /**
+   * Lets the idle threads of clickhouse-jdbc's shared pools (of {@code loader}'s copy of it) end after a second; the
+   * pools stay usable, and start threads again when given work. Does nothing on the JVM's own class path.
+   */
+  static void releaseClickHouseWorkers(ClassLoader loader) {
+    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
+      return;
+    }
+    try {
+      Class<?> holder = Class.forName(CLICKHOUSE_EXECUTORS, true, loader);
+      for (String name : new String[] {"executor", "scheduler"}) {
+        java.lang.reflect.Field field = holder.getDeclaredField(name);
+        field.setAccessible(true);
+        if (field.get(null) instanceof java.util.concurrent.ThreadPoolExecutor pool) {
+          pool.setKeepAliveTime(1, java.util.concurrent.TimeUnit.SECONDS);
+          pool.allowCoreThreadTimeOut(true);
+        }
+      }
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      LOG.warn("could not let clickhouse-jdbc's idle threads end ({}): the TaskManager may keep this job's classes",
+          e.toString());
+    }
+  }
+
+  static void releaseJdbcDrivers(ClassLoader loader) {
     if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
       return;
     }

@@ -43,7 +43,7 @@ public final class SinkRecords {
     /** The ClickHouse write ends with this step: let a Flink TaskManager unload the job's classes. */
     @Teardown
     public void teardown() {
-      UserCodeRelease.releaseJdbcDrivers(ToRow.class.getClassLoader());
+      UserCodeRelease.release(ToRow.class.getClassLoader());
     }
   }
 
