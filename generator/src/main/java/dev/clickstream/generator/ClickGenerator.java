@@ -80,7 +80,7 @@ public final class ClickGenerator {
       while (stream.hasNext()) {
         ClickStream.Record record = stream.next();
         if (config.pace() == GeneratorConfig.Pace.REAL) {
-          sleepUntilWallClock(record.arrivalMillis());
+          sleepUntilWallClock(record.arrivalMillis() - config.clockOffset().toMillis());
         }
         oracle.add(record);
         producer.send(

@@ -41,7 +41,8 @@ public record GeneratorConfig(
     Duration allowedLateness,
     Path expectedFile,
     Duration progressInterval,
-    Path commandConfig) {
+    Path commandConfig,
+    Duration clockOffset) {
 
   public enum Pace { MAX, REAL }
 
@@ -129,7 +130,10 @@ public record GeneratorConfig(
         "  --expected FILE                write the exact counts the pipeline must produce (JSON)",
         "  --progress-interval PT2S       how often progress goes to stderr (default " + DEFAULT_PROGRESS_INTERVAL + ")",
         "  --command-config FILE          Kafka client properties (TLS, SASL, ...) for the producer and the admin client,"
-            + " as Kafka's tools take them; secrets stay in the file");
+            + " as Kafka's tools take them; secrets stay in the file",
+        "  --clock-offset -PT3M           act as a producer whose clock is this far off the wall clock: --start now is"
+            + " the wall clock plus it, and --pace real sends each record when the wall clock is its arrival minus it"
+            + " (default PT0S)");
   }
 
   /** Parses {@code --flag value} pairs; unknown flags and bad values are errors that name the flag. */
@@ -171,8 +175,9 @@ public record GeneratorConfig(
       throw new IllegalArgumentException("give --count or --duration, not both");
     }
     String startText = f.string("start", "now");
+    Duration clockOffset = f.duration("clock-offset", Duration.ZERO);
     Instant start = startText.equals("now")
-        ? Instant.now().truncatedTo(ChronoUnit.SECONDS)
+        ? Instant.now().plus(clockOffset).truncatedTo(ChronoUnit.SECONDS)
         : f.parse("start", startText, Instant::parse);
     GeneratorConfig config = new GeneratorConfig(
         f.string("bootstrap-servers", DEFAULT_BOOTSTRAP_SERVERS),
@@ -195,7 +200,8 @@ public record GeneratorConfig(
         f.duration("allowed-lateness", DEFAULT_ALLOWED_LATENESS),
         f.has("expected") ? Path.of(f.string("expected", null)) : null,
         f.duration("progress-interval", DEFAULT_PROGRESS_INTERVAL),
-        f.has("command-config") ? Path.of(f.string("command-config", null)) : null);
+        f.has("command-config") ? Path.of(f.string("command-config", null)) : null,
+        clockOffset);
     f.rejectUnused();
     return config;
   }

@@ -122,6 +122,17 @@ class ClickStreamTest {
     assertThat(perProduct.keySet().stream().allMatch(p -> p >= 1 && p <= 50), equalTo(true));
   }
 
+  // A producer whose clock is three minutes behind: "now" is its clock, and its clicks are stamped with it.
+  @Test
+  void aClockOffsetMovesNowAndTheStamps() {
+    long before = System.currentTimeMillis();
+    GeneratorConfig config = GeneratorConfig.parse("--clock-offset", "-PT3M", "--count", "10");
+    assertThat((double) config.start().toEpochMilli(), closeTo(before - 180_000, 2_000));
+    assertThat(config.clockOffset(), equalTo(java.time.Duration.ofMinutes(-3)));
+    ClickStream.Record first = new ClickStream(config).next();
+    assertThat((double) first.arrivalMillis(), closeTo(before - 180_000, 3_000));
+  }
+
   @Test
   void oracleJsonListsEveryCell() {
     GeneratorConfig config = GeneratorConfig.parse("--start", "2026-01-01T00:00:30Z", "--count", "3", "--rate", "1",
