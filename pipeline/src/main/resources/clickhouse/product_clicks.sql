@@ -27,3 +27,19 @@ CREATE TABLE IF NOT EXISTS analytics.product_clicks
 )
 ENGINE = ReplacingMergeTree(count)
 ORDER BY (product_id, timestamp);
+
+-- The settled mark of the runs that settle windows (the DAG's, --settle): one row per run that settled windows
+-- [settled_from, settled_to) of input_topic, in epoch milliseconds. Every window before the newest row's
+-- settled_to is final. cuts = 'partition:offset,...': where in each partition that run stopped judging records;
+-- the next run judges from there on, so each record is judged (counted, or dead-lettered) by one run. written_at =
+-- when the row was written (epoch ms): dead letters of a failed attempt are looked for from there on.
+CREATE TABLE IF NOT EXISTS analytics.product_clicks_settled
+(
+    input_topic String,
+    settled_from UInt64,
+    settled_to UInt64,
+    cuts String,
+    written_at UInt64
+)
+ENGINE = MergeTree
+ORDER BY (input_topic, settled_to);

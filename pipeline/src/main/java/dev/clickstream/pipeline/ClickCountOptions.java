@@ -21,6 +21,8 @@ public interface ClickCountOptions extends PipelineOptions {
   String WINDOW_SIZE = "PT60S";
   String ALLOWED_LATENESS = "PT60S";
   String MAX_OUT_OF_ORDERNESS = "PT5S";
+  String MAX_SETTLE = "PT60M";
+  String DELIVERY_MARGIN = "PT10S";
 
   @Description("Kafka bootstrap servers, host:port[,host:port...]")
   @Default.String(BOOTSTRAP_SERVERS)
@@ -116,6 +118,37 @@ public interface ClickCountOptions extends PipelineOptions {
   String getEarlyTo();
 
   void setEarlyTo(String value);
+
+  @Description("Bounded, for an orchestrator that runs it every interval: settle every window from the table's settled"
+      + " mark (kept in <table>_settled) up to --to, at most --maxSettle of them per run, and count the windows up to"
+      + " --earlyTo early. --from is where the first run starts when the table has no mark yet. A window is settled"
+      + " once: its count is final, its rejections are dead-lettered exactly once, and a click that reaches the topic"
+      + " after it was settled is dead-lettered as window_closed")
+  @Default.Boolean(false)
+  Boolean getSettle();
+
+  void setSettle(Boolean value);
+
+  @Description("--settle: the most event time one run settles; a larger backlog is settled in chunks by the next runs")
+  @Default.String(MAX_SETTLE)
+  String getMaxSettle();
+
+  void setMaxSettle(String value);
+
+  @Description("--settle: how long after a click's Kafka timestamp it may still be on its way into the topic (a"
+      + " producer's linger and retries); a window is settled only once its end + allowedLateness +"
+      + " maxOutOfOrderness + this has passed")
+  @Default.String(DELIVERY_MARGIN)
+  String getDeliveryMargin();
+
+  void setDeliveryMargin(String value);
+
+  @Description("Stop the run (cancel its job) when the process that started this one ends: an orchestrator's task"
+      + " that dies leaves no run behind to race its retry")
+  @Default.Boolean(false)
+  Boolean getExitWithParent();
+
+  void setExitWithParent(Boolean value);
 
   @Description("Write both Kafka topics exactly once, in Kafka transactions committed with the runner's checkpoints"
       + " (KafkaIO withEOS). Needs a runner with checkpoints (Flink) and read_committed consumers; output appears at"

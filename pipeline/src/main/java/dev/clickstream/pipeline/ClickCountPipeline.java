@@ -11,6 +11,7 @@ import dev.clickstream.pipeline.launch.Launcher;
 import dev.clickstream.pipeline.launch.Supervisor;
 import dev.clickstream.pipeline.model.ClickRules;
 import dev.clickstream.pipeline.model.DeadLetter;
+import dev.clickstream.pipeline.model.Settlement;
 import dev.clickstream.pipeline.model.WindowCount;
 import dev.clickstream.pipeline.transforms.CountClicksPerProduct;
 import dev.clickstream.pipeline.transforms.GatherPerWindow;
@@ -60,6 +61,9 @@ public final class ClickCountPipeline {
       System.exit(2);
       return;
     }
+    if (Boolean.TRUE.equals(options.getExitWithParent())) {
+      Supervisor.exitWithParent();
+    }
     Supervisor supervisor = new Supervisor(options, settings);
     Thread stopper = new Thread(supervisor::stop, "click-count-shutdown");
     Runtime.getRuntime().addShutdownHook(stopper);
@@ -91,6 +95,8 @@ public final class ClickCountPipeline {
       defaults.putAll(FlinkLaunch.productionFlags(options.as(FlinkPipelineOptions.class), bounded));
       if (!bounded) {
         defaults.put("--jobName", FlinkLaunch.continuousJobName(options.getConsumerGroup()));
+      } else if (Boolean.TRUE.equals(options.getSettle())) {
+        defaults.put("--jobName", FlinkLaunch.settleJobName(options.getInputTopic(), options.getClickHouseTable()));
       }
     }
     if (defaults.isEmpty()) {
@@ -121,15 +127,20 @@ public final class ClickCountPipeline {
    * The whole graph: KafkaIO read → judge each record (dead letters out) → event-time windows → {@code Count.perKey}
    * per product → KafkaIO and ClickHouseIO. {@code resumeFromMillis}: in a resumed continuous run, the first window
    * start to count; the windows before it were complete before the previous run stopped. A bounded run reads {@code
-   * ranges} (see {@link Launcher#boundedRanges}). {@code runId}: see {@link ReadClicks#continuous}.
+   * ranges} (see {@link Launcher#boundedRanges}). {@code runId}: see {@link ReadClicks#continuous}. {@code
+   * settlement}: a settling run's decisions by offset ({@link Settlement}).
    */
   public static void build(Pipeline pipeline, Settings s, @Nullable Long resumeFromMillis,
-      @Nullable List<KafkaSetup.OffsetRange> ranges, @Nullable String runId) {
+      @Nullable List<KafkaSetup.OffsetRange> ranges, @Nullable String runId, @Nullable Settlement settlement) {
     Settings.Interval interval = s.bounded() ? s.interval()
         : resumeFromMillis == null ? null : new Settings.Interval(resumeFromMillis, Long.MAX_VALUE);
     Settings.Interval countedTimes = s.bounded() ? s.countInterval() : interval;
-    ClickRules rules = new ClickRules(s.windowSize().getMillis(), s.allowedLateness().getMillis(), countedTimes,
-        interval);
+    ClickRules rules = settlement != null
+        ? ClickRules.settling(s.windowSize().getMillis(), s.allowedLateness().getMillis(), settlement)
+        : new ClickRules(s.windowSize().getMillis(), s.allowedLateness().getMillis(), countedTimes, interval);
+    if (!s.bounded()) {
+      rules = rules.closingByReadTime();
+    }
 
     PCollection<KafkaRecord<byte[], byte[]>> records = s.bounded()
         ? pipeline.apply("ReadFromKafka", ReadClicks.bounded(s, ranges,

@@ -27,8 +27,15 @@ public record Settings(
     Duration maxOutOfOrderness,
     @Nullable Interval interval,
     @Nullable Interval early,
+    @Nullable Settle settle,
     boolean kafkaExactlyOnce,
     boolean createSchema) {
+
+  /**
+   * A settling run's limits ({@code --settle}): at most {@code maxSettle} of event time per run, and only windows whose
+   * end + allowed lateness + maxOutOfOrderness + {@code deliveryMargin} has passed.
+   */
+  public record Settle(Duration maxSettle, Duration deliveryMargin) implements java.io.Serializable {}
 
   /** A bounded run's event-time interval [from, to), in epoch milliseconds. */
   public record Interval(long fromMillis, long toMillis) implements java.io.Serializable {
@@ -70,6 +77,7 @@ public record Settings(
     }
     Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
     Interval early = early(interval, o.getEarlyTo(), windowSize);
+    Settle settle = settle(o, interval, windowSize);
     TableName table = TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable()));
     return new Settings(
         KafkaClient.withFile(required("bootstrapServers", o.getBootstrapServers()), o.getKafkaProperties()),
@@ -86,6 +94,7 @@ public record Settings(
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
         interval,
         early,
+        settle,
         kafkaExactlyOnce(o, interval),
         o.getCreateSchema() == null || o.getCreateSchema());
   }
@@ -120,6 +129,21 @@ public record Settings(
 
   public boolean bounded() {
     return interval != null;
+  }
+
+  private static @Nullable Settle settle(ClickCountOptions o, @Nullable Interval interval, Duration windowSize) {
+    if (!Boolean.TRUE.equals(o.getSettle())) {
+      return null;
+    }
+    if (interval == null) {
+      throw new IllegalArgumentException("--settle settles the windows of a bounded run: give --from and --to");
+    }
+    Duration max = duration("maxSettle", o.getMaxSettle());
+    if (max.getMillis() < windowSize.getMillis() || max.getMillis() % windowSize.getMillis() != 0) {
+      throw new IllegalArgumentException("--maxSettle must be a positive multiple of --windowSize " + windowSize
+          + ", not " + o.getMaxSettle());
+    }
+    return new Settle(max, duration("deliveryMargin", o.getDeliveryMargin()));
   }
 
   static Duration duration(String option, String value) {
@@ -258,6 +282,7 @@ public record Settings(
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
         + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
+        + (settle == null ? "" : ", settle=" + settle)
         + ", kafkaExactlyOnce=" + kafkaExactlyOnce
         + ", createSchema=" + createSchema + "]";
   }

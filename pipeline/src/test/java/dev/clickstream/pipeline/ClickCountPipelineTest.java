@@ -71,13 +71,17 @@ public class ClickCountPipelineTest {
     return new Rec(value.getBytes(StandardCharsets.UTF_8), T0.getMillis() + arrivalSecond * 1000);
   }
 
-  /** One delivery: Kafka records (key "7", partition 0), each stamped with its Kafka timestamp. */
+  /**
+   * One delivery: Kafka records (key "7", partition 0), each stamped with its Kafka timestamp, or with {@code readTime}
+   * when that is later (a continuous read raises a record behind its partition's watermark to it).
+   */
   @SuppressWarnings("unchecked")
-  private TimestampedValue<KafkaRecord<byte[], byte[]>>[] records(Rec... records) {
+  private TimestampedValue<KafkaRecord<byte[], byte[]>>[] records(long readTime, Rec... records) {
     List<TimestampedValue<KafkaRecord<byte[], byte[]>>> out = new ArrayList<>();
     for (Rec r : records) {
       out.add(TimestampedValue.of(new KafkaRecord<>("clicks", 0, offset++, r.arrival(), KafkaTimestampType.CREATE_TIME,
-          null, "7".getBytes(StandardCharsets.UTF_8), r.value()), new Instant(ArrivalTimePolicy.clamp(r.arrival()))));
+          null, "7".getBytes(StandardCharsets.UTF_8), r.value()),
+          new Instant(Math.max(readTime, ArrivalTimePolicy.clamp(r.arrival())))));
     }
     return out.toArray(TimestampedValue[]::new);
   }
@@ -88,7 +92,11 @@ public class ClickCountPipelineTest {
         TestStream.create(ReadClicks.CODER).advanceWatermarkTo(T0);
 
     Stream deliver(Rec... recs) {
-      TimestampedValue<KafkaRecord<byte[], byte[]>>[] all = records(recs);
+      return deliverReadAt(Long.MIN_VALUE, recs);
+    }
+
+    Stream deliverReadAt(long readTime, Rec... recs) {
+      TimestampedValue<KafkaRecord<byte[], byte[]>>[] all = records(readTime, recs);
       builder = builder.addElements(all[0], java.util.Arrays.copyOfRange(all, 1, all.length));
       return this;
     }
@@ -110,6 +118,9 @@ public class ClickCountPipelineTest {
   private ClickCountPipeline.Counted count(TestStream<KafkaRecord<byte[], byte[]>> events,
       Settings.@Nullable Interval interval, boolean bounded) {
     ClickRules rules = new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), interval);
+    if (!bounded) {
+      rules = rules.closingByReadTime(); // as ClickCountPipeline.build does
+    }
     return ClickCountPipeline.count(p.apply("Events", events), rules, WINDOW, LATENESS, bounded,
         directRunnerBundles);
   }
@@ -181,6 +192,23 @@ public class ClickCountPipelineTest {
     ClickCountPipeline.Counted counted = count(events, false);
     PAssert.that(counted.counts()).containsInAnyOrder(onTime(1, FIRST, 1));
     PAssert.that(reasons(counted)).containsInAnyOrder("too_late");
+    p.run().waitUntilFinish();
+  }
+
+  // A click in time by its own Kafka timestamp from a producer whose clock is minutes behind: the read raises it to
+  // its partition's watermark, past its window's deadline. Dead-lettered as window_closed, not dropped unseen.
+  @Test
+  public void aClickReadAfterItsWindowClosedIsDeadLetteredNotDropped() {
+    Instant watermark = T0.plus(WINDOW).plus(LATENESS).plus(CountClicksPerProduct.WATERMARK_GRACE)
+        .plus(Duration.standardMinutes(1));
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 10, 0))
+        .advanceWatermarkTo(watermark)
+        .deliverReadAt(watermark.getMillis(), click(1, 30, 60)) // stamped 1:30, within the lateness
+        .advanceWatermarkToInfinity();
+    ClickCountPipeline.Counted counted = count(events, false);
+    PAssert.that(counted.counts()).containsInAnyOrder(onTime(1, FIRST, 1));
+    PAssert.that(reasons(counted)).containsInAnyOrder("window_closed");
     p.run().waitUntilFinish();
   }
 

@@ -73,10 +73,14 @@ public final class ClickHouseSchema {
 
   /** Column name to ClickHouse type, in table order, as the DDL declares them. */
   public static Map<String, String> declaredColumns() {
-    Matcher m = CREATE_TABLE.matcher(String.join(";\n", statements(new Settings.TableName(DEFAULT_DATABASE,
-        DEFAULT_TABLE))));
+    String counts = statements(new Settings.TableName(DEFAULT_DATABASE, DEFAULT_TABLE)).stream()
+        .filter(st -> st.matches("(?s)CREATE TABLE IF NOT EXISTS\\s+" + DEFAULT_DATABASE + "\\." + DEFAULT_TABLE
+            + "\\s*\\(.*"))
+        .findFirst().orElse("");
+    Matcher m = CREATE_TABLE.matcher(counts);
     if (!m.find()) {
-      throw new IllegalStateException(DDL_RESOURCE + " has no CREATE TABLE IF NOT EXISTS ... ENGINE statement");
+      throw new IllegalStateException(DDL_RESOURCE + " has no CREATE TABLE IF NOT EXISTS " + DEFAULT_DATABASE + "."
+          + DEFAULT_TABLE + " (...) ENGINE statement");
     }
     Map<String, String> columns = new LinkedHashMap<>();
     for (String definition : splitTopLevel(m.group(1))) {

@@ -99,8 +99,16 @@ public final class KafkaSetup {
    */
   public static List<OffsetRange> offsetRanges(KafkaClient kafka, String topic, long fromMillis, long toMillis,
       long maxPiece, long maxPieceBytes, int minPieces) {
+    return pieces(kafka, offsetRanges(kafka, topic, fromMillis, toMillis), maxPiece, maxPieceBytes, minPieces);
+  }
+
+  /**
+   * Whole ranges cut in pieces, as {@link #offsetRanges(KafkaClient, String, long, long, long, long, int)} does; each
+   * range's {@code fromMillis} must be a Kafka timestamp whose first record at or after it is at the range's start.
+   */
+  public static List<OffsetRange> pieces(KafkaClient kafka, List<OffsetRange> ranges, long maxPiece,
+      long maxPieceBytes, int minPieces) {
     List<OffsetRange> pieces = new ArrayList<>();
-    List<OffsetRange> ranges = offsetRanges(kafka, topic, fromMillis, toMillis);
     int perRange = ranges.isEmpty() ? 1 : (minPieces + ranges.size() - 1) / ranges.size();
     Map<TopicPartition, Long> averageBytes = maxPieceBytes == Long.MAX_VALUE || ranges.isEmpty() ? Map.of()
         : averageRecordBytes(kafka, ranges);
@@ -131,13 +139,13 @@ public final class KafkaSetup {
           OffsetAndTimestamp found = consumer.offsetsForTimes(Map.of(tp, millis)).get(tp);
           long next = found == null ? range.stop() : Math.min(found.offset(), range.stop());
           if (next > start) {
-            pieces.add(new OffsetRange(topic, tp.partition(), start, next, startMillis,
+            pieces.add(new OffsetRange(range.topic(), tp.partition(), start, next, startMillis,
                 bytes / Math.max(1, length) * (next - start)));
             start = next;
             startMillis = millis;
           }
         }
-        pieces.add(new OffsetRange(topic, tp.partition(), start, range.stop(), startMillis,
+        pieces.add(new OffsetRange(range.topic(), tp.partition(), start, range.stop(), startMillis,
             bytes / Math.max(1, length) * (range.stop() - start)));
       }
     }
@@ -341,7 +349,7 @@ public final class KafkaSetup {
   }
 
   /** The first record at or after {@code offset} (compaction may have removed that one), waiting up to 30 s. */
-  private static ConsumerRecord<byte[], byte[]> recordAt(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp,
+  static ConsumerRecord<byte[], byte[]> recordAt(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp,
       long offset) {
     consumer.assign(List.of(tp));
     consumer.seek(tp, offset);
@@ -354,7 +362,7 @@ public final class KafkaSetup {
     throw new IllegalStateException("cannot read " + tp + " at offset " + offset);
   }
 
-  private static Properties consumerProperties(KafkaClient kafka) {
+  static Properties consumerProperties(KafkaClient kafka) {
     Properties p = kafka.byteConsumer();
     p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");

@@ -15,6 +15,12 @@ import org.joda.time.Instant;
  * (its arrival; {@link JudgeClicks} re-stamps a counted click with its event time, parsing it once), and the
  * partition's watermark is the newest arrival minus {@code maxOutOfOrderness}.
  *
+ * <p>In a continuous run ({@code raiseToWatermark}) a record whose Kafka timestamp is behind the partition's watermark
+ * (a producer whose clock is behind the others', one that buffered it) is stamped with the watermark instead: no
+ * record leaves the read behind the watermark, so Beam never drops one unseen as late, and {@link JudgeClicks}
+ * dead-letters the clicks whose window had closed by then ({@code window_closed}). A bounded run keeps the Kafka
+ * timestamps: it fires every window once, after all its input.
+ *
  * <p>A partition with no backlog moves its watermark on to the time of KafkaIO's last backlog check minus {@code
  * maxOutOfOrderness}, as KafkaIO's own {@code CustomTimestampPolicyWithLimitedDelay} does, but also when it has never
  * held a record, so an empty or quiet partition never holds the pipeline back; and the watermark never runs ahead of
@@ -23,19 +29,21 @@ import org.joda.time.Instant;
  */
 public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
   private final long maxOutOfOrdernessMillis;
+  private final boolean raiseToWatermark;
   private long newestArrival;
   private long watermark;
 
-  ArrivalTimePolicy(Duration maxOutOfOrderness, Optional<Instant> previousWatermark) {
+  ArrivalTimePolicy(Duration maxOutOfOrderness, boolean raiseToWatermark, Optional<Instant> previousWatermark) {
     this.maxOutOfOrdernessMillis = maxOutOfOrderness.getMillis();
+    this.raiseToWatermark = raiseToWatermark;
     this.watermark = previousWatermark.map(Instant::getMillis).orElse(BoundedWindow.TIMESTAMP_MIN_VALUE.getMillis());
     this.newestArrival = Long.MIN_VALUE;
   }
 
   /** A factory for KafkaIO's {@code withTimestampPolicyFactory}: one policy per partition, restored with its watermark. */
-  static TimestampPolicyFactory<byte[], byte[]> factory(Duration maxOutOfOrderness) {
+  static TimestampPolicyFactory<byte[], byte[]> factory(Duration maxOutOfOrderness, boolean raiseToWatermark) {
     return (TopicPartition tp, Optional<Instant> previousWatermark) ->
-        new ArrivalTimePolicy(maxOutOfOrderness, previousWatermark);
+        new ArrivalTimePolicy(maxOutOfOrderness, raiseToWatermark, previousWatermark);
   }
 
   /** A Kafka timestamp as an instant Beam accepts. */
@@ -47,8 +55,15 @@ public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
   @Override
   public Instant getTimestampForRecord(PartitionContext ctx, KafkaRecord<byte[], byte[]> record) {
     long arrival = clamp(record.getTimestamp());
+    long stamp = arrival;
+    if (raiseToWatermark) {
+      // The watermark this partition would report now, given the records before this one.
+      long behindNewest = newestArrival == Long.MIN_VALUE ? Long.MIN_VALUE : newestArrival - maxOutOfOrdernessMillis;
+      stamp = Math.max(arrival, Math.max(watermark,
+          Math.min(behindNewest, System.currentTimeMillis() - maxOutOfOrdernessMillis)));
+    }
     newestArrival = Math.max(newestArrival, arrival);
-    return new Instant(arrival);
+    return new Instant(stamp);
   }
 
   @Override

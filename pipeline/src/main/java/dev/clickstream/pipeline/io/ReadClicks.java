@@ -62,18 +62,18 @@ public final class ReadClicks {
   public static final KafkaRecordCoder<byte[], byte[]> CODER =
       KafkaRecordCoder.of(NullableCoder.of(ByteArrayCoder.of()), NullableCoder.of(ByteArrayCoder.of()));
 
-  /** The settings every read of the clicks topic shares: the brokers, the client file's settings, raw bytes. */
-  private static KafkaIO.Read<byte[], byte[]> base(Settings s, Map<String, Object> consumer) {
-    return base(s, consumer, false);
-  }
-
-  private static KafkaIO.Read<byte[], byte[]> base(Settings s, Map<String, Object> consumer, boolean progress) {
+  /**
+   * The settings every read of the clicks topic shares: the brokers, the client file's settings, raw bytes, the
+   * arrival-time policy ({@code continuous}: records behind their partition's watermark are raised to it).
+   */
+  private static KafkaIO.Read<byte[], byte[]> base(Settings s, Map<String, Object> consumer, boolean continuous,
+      boolean progress) {
     return KafkaIO.<byte[], byte[]>read()
         .withBootstrapServers(s.kafka().bootstrapServers())
         .withKeyDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
         .withValueDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
         .withConsumerConfigUpdates(consumerConfig(s, consumer, progress))
-        .withTimestampPolicyFactory(ArrivalTimePolicy.factory(s.maxOutOfOrderness()));
+        .withTimestampPolicyFactory(ArrivalTimePolicy.factory(s.maxOutOfOrderness(), continuous));
   }
 
   /** The consumer settings of every read: the client file's, large polls, and {@code consumer}'s. */
@@ -115,11 +115,12 @@ public final class ReadClicks {
     Map<String, Object> group = new java.util.HashMap<>(Map.of(ConsumerConfig.GROUP_ID_CONFIG, s.consumerGroup(),
         ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"));
     if (directRunnerRunId == null) {
-      return base(s, group).withTopic(s.inputTopic()).commitOffsetsInFinalize();
+      return base(s, group, true, false).withTopic(s.inputTopic()).commitOffsetsInFinalize();
     }
     group.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "true");
     group.put(ConsumerConfig.AUTO_COMMIT_INTERVAL_MS_CONFIG, "1000");
-    UnboundedSource<KafkaRecord<byte[], byte[]>, ?> kafka = sourceOf(base(s, group).withTopic(s.inputTopic()));
+    UnboundedSource<KafkaRecord<byte[], byte[]>, ?> kafka =
+        sourceOf(base(s, group, true, false).withTopic(s.inputTopic()));
     return Read.from(new ClosableSource<>(kafka, directRunnerRunId));
   }
 
@@ -211,7 +212,7 @@ public final class ReadClicks {
           long records = piece.stop() - piece.start();
           String name = "Partition" + piece.partition() + "From" + piece.start();
           reads = reads.and(begin
-              .apply(name, base(s, Map.of(), progress)
+              .apply(name, base(s, Map.of(), false, progress)
                   .withTopicPartitions(List.of(new TopicPartition(piece.topic(), piece.partition())))
                   .withStartReadTime(new Instant(piece.fromMillis()))
                   .withMaxNumRecords(records)

@@ -10,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -39,6 +40,8 @@ import org.checkerframework.checker.nullness.qual.Nullable;
  * </ul>
  */
 public final class FlinkLaunch {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FlinkLaunch.class);
+
   /** A continuous job's checkpoint interval where nothing else sets one ({@code [local]}): docker-compose.yml's. */
   static final String DEFAULT_CHECKPOINT_INTERVAL_MILLIS = "10000";
 
@@ -106,6 +109,47 @@ public final class FlinkLaunch {
     return "click-count-" + consumerGroup;
   }
 
+  /** A settling run's job name on the cluster: one per input topic and table. */
+  public static String settleJobName(String inputTopic, String table) {
+    return "click-settle-" + inputTopic + "-" + table;
+  }
+
+  /**
+   * Cancels the live jobs named {@code jobName} on the session cluster and waits (up to a minute) until they have
+   * ended. A settling run's job outlives a launcher that was killed (an orchestrator's task that died); the retry must
+   * not settle the same windows beside it, writing dead letters twice.
+   */
+  static void cancelStaleJobs(FlinkPipelineOptions flink, String jobName) {
+    if (isLocal(flink)) {
+      return;
+    }
+    List<String> stale = new java.util.ArrayList<>();
+    for (JsonNode job : get(flink.getFlinkMaster(), "/jobs/overview").path("jobs")) {
+      if (job.path("name").asText().equals(jobName) && LIVE_JOB_STATES.contains(job.path("state").asText())) {
+        stale.add(job.path("jid").asText());
+      }
+    }
+    for (String id : stale) {
+      LOG.warn("Flink job {} ({}) from an earlier attempt still runs: cancelling it first", id, jobName);
+      send(flink.getFlinkMaster(), "PATCH", "/jobs/" + id + "?mode=cancel");
+    }
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+    for (String id : stale) {
+      while (LIVE_JOB_STATES.contains(get(flink.getFlinkMaster(), "/jobs/" + id).path("state").asText())) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("Flink job " + id + " (" + jobName + ") did not end within a minute of"
+              + " being cancelled");
+        }
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while waiting for Flink job " + id + " to end", e);
+        }
+      }
+    }
+  }
+
   /**
    * Refuses to submit a continuous job when the session cluster already runs one for the same consumer group.
    * Nothing to check on {@code [local]}, whose cluster lives and dies with this launcher.
@@ -158,15 +202,21 @@ public final class FlinkLaunch {
       .connectTimeout(java.time.Duration.ofSeconds(5)).build();
 
   static JsonNode get(String master, String path) {
+    return send(master, "GET", path);
+  }
+
+  private static JsonNode send(String master, String method, String path) {
     String base = master.startsWith("http://") || master.startsWith("https://") ? master : "http://" + master;
     try {
       HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(base + path))
-          .timeout(java.time.Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
-      if (response.statusCode() != 200) {
-        throw new IllegalStateException("Flink at " + master + " answered " + response.statusCode() + " to GET "
-            + path + ": " + response.body());
+              .timeout(java.time.Duration.ofSeconds(10)).method(method, HttpRequest.BodyPublishers.noBody()).build(),
+          HttpResponse.BodyHandlers.ofString());
+      if (response.statusCode() / 100 != 2) {
+        throw new IllegalStateException("Flink at " + master + " answered " + response.statusCode() + " to " + method
+            + " " + path + ": " + response.body());
       }
-      return new ObjectMapper().readTree(response.body());
+      return response.body().isBlank() ? new ObjectMapper().createObjectNode()
+          : new ObjectMapper().readTree(response.body());
     } catch (IOException e) {
       throw new IllegalStateException("cannot reach Flink's REST API at " + base + ": " + e, e);
     } catch (InterruptedException e) {

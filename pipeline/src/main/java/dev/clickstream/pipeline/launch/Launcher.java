@@ -38,8 +38,9 @@ public final class Launcher {
    * ranges read by record count (checked when it is done: {@link #checkRangesRead}; null otherwise), and the id its
    * readers are kept under on the DirectRunner ({@link ClosableSource}).
    */
-  public record Started(PipelineResult result, long runNanos, @Nullable List<KafkaSetup.OffsetRange> ranges,
-      String runId, ReadProgress.@Nullable Reporter progress) {}
+  public record Started(@Nullable PipelineResult result, long runNanos,
+      @Nullable List<KafkaSetup.OffsetRange> ranges, String runId, ReadProgress.@Nullable Reporter progress,
+      @Nullable SettlePlan settle) {}
 
   /**
    * Checks the settings, prepares Kafka and ClickHouse, builds the graph ({@link ClickCountPipeline#build}) and runs
@@ -53,13 +54,24 @@ public final class Launcher {
     if (flink && !settings.bounded()) {
       FlinkLaunch.refuseSecondJob(flinkOptions, options.getJobName());
     }
+    if (flink && settings.settle() != null) {
+      FlinkLaunch.cancelStaleJobs(flinkOptions, options.getJobName());
+    }
     SinkSetup.prepare(settings);
+    String runId = java.util.UUID.randomUUID().toString();
+    SettlePlan settle = settings.settle() == null ? null : SettlePlan.plan(settings, System.currentTimeMillis());
+    if (settle != null && settle.empty()) {
+      LOG.info("nothing to count: every window up to {} is settled already",
+          new org.joda.time.Instant(settle.settlement().settledFrom()));
+      return new Started(null, System.nanoTime(), null, runId, null, settle);
+    }
     // A Flink job restored from a savepoint restores its reader's offsets and its open windows: rewinding the group
     // too would count the rewound clicks a second time. A fresh continuous job rebuilds the windows the previous one
     // had open, on any runner.
     boolean restores = flink && flinkOptions.getSavepointPath() != null && !flinkOptions.getSavepointPath().isEmpty();
     Long resumeFrom = settings.bounded() || restores ? null : rewindForRestart(settings);
-    List<KafkaSetup.OffsetRange> ranges = settings.bounded() ? boundedRanges(settings, options) : null;
+    List<KafkaSetup.OffsetRange> ranges = settle != null ? pieces(settings, options, settle.ranges())
+        : settings.bounded() ? boundedRanges(settings, options) : null;
     // The legacy reads, bounded by a record count, are checked for a short read when done; KafkaIO's splittable
     // reader reads each range to its exact end offset, gaps or not.
     List<KafkaSetup.OffsetRange> checked = ranges;
@@ -70,14 +82,14 @@ public final class Launcher {
       DirectRunnerLaunch.workersForSplittableRead(options, ranges.size());
     }
     Pipeline pipeline = Pipeline.create(options);
-    String runId = java.util.UUID.randomUUID().toString();
-    ClickCountPipeline.build(pipeline, settings, resumeFrom, ranges, flink ? null : runId);
+    ClickCountPipeline.build(pipeline, settings, resumeFrom, ranges, flink ? null : runId,
+        settle == null ? null : settle.settlement());
     // Progress lines while a bounded run reads (started before Pipeline.run: Flink's [local] runs batch jobs attached).
     ReadProgress.Reporter progress = ranges != null && ClickCountPipeline.readsInThisJvm(options)
         ? ReadProgress.Reporter.start(ranges) : null;
     long runNanos = System.nanoTime();
     try {
-      return new Started(pipeline.run(), runNanos, checked, runId, progress);
+      return new Started(pipeline.run(), runNanos, checked, runId, progress, settle);
     } catch (RuntimeException e) {
       if (progress != null) {
         progress.close();
@@ -116,17 +128,24 @@ public final class Launcher {
   public static List<KafkaSetup.OffsetRange> boundedRanges(Settings s,
       org.apache.beam.sdk.options.PipelineOptions options) {
     Settings.Interval interval = s.countInterval();
-    long readFrom = readFromMillis(s);
+    long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
+    List<KafkaSetup.OffsetRange> ranges = pieces(s, options,
+        KafkaSetup.offsetRanges(s.kafka(), s.inputTopic(), readFromMillis(s), readTo));
+    LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
+    return ranges;
+  }
+
+  /**
+   * Whole ranges in the pieces this runner reads: on the DirectRunner no more than it holds in memory at once; on
+   * Flink four per subtask, so that every subtask reads even with fewer partitions than subtasks.
+   */
+  static List<KafkaSetup.OffsetRange> pieces(Settings s, org.apache.beam.sdk.options.PipelineOptions options,
+      List<KafkaSetup.OffsetRange> whole) {
     boolean flink = FlinkLaunch.isFlink(options);
     Integer parallelism = flink ? options.as(FlinkPipelineOptions.class).getParallelism() : null;
     int workers = parallelism == null || parallelism < 1 ? Runtime.getRuntime().availableProcessors() : parallelism;
-    long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
-    List<KafkaSetup.OffsetRange> ranges = KafkaSetup.offsetRanges(s.kafka(), s.inputTopic(), readFrom,
-        readTo, flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE,
-        flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE_BYTES,
-        flink ? 4 * workers : 1);
-    LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
-    return ranges;
+    return KafkaSetup.pieces(s.kafka(), whole, flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE,
+        flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE_BYTES, flink ? 4 * workers : 1);
   }
 
   /**

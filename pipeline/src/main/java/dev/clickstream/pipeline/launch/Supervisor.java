@@ -3,6 +3,7 @@ package dev.clickstream.pipeline.launch;
 import dev.clickstream.pipeline.ClickCountOptions;
 import dev.clickstream.pipeline.Settings;
 import dev.clickstream.pipeline.StartupRefusedException;
+import dev.clickstream.pipeline.admin.SettledMarks;
 import dev.clickstream.pipeline.transforms.JudgeClicks;
 import dev.clickstream.pipeline.transforms.SinkRecords;
 import java.util.Locale;
@@ -56,6 +57,11 @@ public final class Supervisor {
         try {
           started = Launcher.start(options);
           PipelineResult result = started.result();
+          if (result == null) {
+            System.out.println("click-count settling run: nothing to count, every window up to "
+                + instant(started.settle().settlement().settledFrom()) + " is settled already");
+            return 0;
+          }
           current = result;
           JobClient flinkJob = FlinkLaunch.jobClient(result);
           if (flinkJob != null) {
@@ -69,11 +75,15 @@ public final class Supervisor {
           PipelineResult.State state = result.waitUntilFinish();
           stopProgress(started);
           long end = System.nanoTime();
-          System.out.println(summary(result, settings, (end - start) / 1e9, (end - started.runNanos()) / 1e9));
+          System.out.println(summary(result, settings, started.settle(), (end - start) / 1e9,
+              (end - started.runNanos()) / 1e9));
           if (settings.bounded() || stopping) {
             LOG.info("stopped ({})", state);
             if (started.ranges() != null && state == PipelineResult.State.DONE && !stopping) {
               Launcher.checkRangesRead(result, started.ranges());
+            }
+            if (started.settle() != null && state == PipelineResult.State.DONE && !stopping) {
+              settled(started.settle());
             }
             return state == PipelineResult.State.DONE || stopping ? 0 : 1;
           }
@@ -92,7 +102,7 @@ public final class Supervisor {
             if (started != null) {
               long end = System.nanoTime();
               try {
-                System.out.println(summary(started.result(), settings, (end - start) / 1e9,
+                System.out.println(summary(started.result(), settings, started.settle(), (end - start) / 1e9,
                     (end - started.runNanos()) / 1e9));
               } catch (RuntimeException metricsGone) {
                 System.out.println("click-count " + (settings.bounded() ? "bounded" : "continuous")
@@ -149,6 +159,49 @@ public final class Supervisor {
     } catch (Exception e) {
       LOG.warn("could not stop cleanly: {}", e.toString());
     }
+  }
+
+  /** A settling run is done: its windows are final now, and the mark says so. */
+  private void settled(SettlePlan plan) {
+    var settlement = plan.settlement();
+    if (plan.mark() != null) {
+      SettledMarks.write(settings, plan.mark());
+    }
+    System.out.println("click-count settled mark: " + instant(settlement.settledTo())
+        + (plan.mark() == null ? " (unchanged: no window was ripe)"
+            : " (settled [" + instant(settlement.settledFrom()) + ", " + instant(settlement.settledTo()) + "))")
+        + (settlement.countTo() > settlement.settledTo() ? "; counted early up to " + instant(settlement.countTo()) : "")
+        + (plan.behindTo() > settlement.settledTo() ? "; BEHIND: [" + instant(settlement.settledTo()) + ", "
+            + instant(plan.behindTo()) + ") is ripe and left to the next runs" : ""));
+  }
+
+  private static java.time.Instant instant(long millis) {
+    return java.time.Instant.ofEpochMilli(millis);
+  }
+
+  /**
+   * {@code --exitWithParent}: watches the process that started this one and, when it ends, exits as on SIGTERM (the
+   * shutdown hook cancels the run). An orchestrator's task that dies then leaves no run behind to race its retry.
+   */
+  public static void exitWithParent() {
+    java.util.Optional<ProcessHandle> parent = ProcessHandle.current().parent();
+    if (parent.isEmpty()) {
+      return;
+    }
+    ProcessHandle watched = parent.get();
+    Thread watcher = new Thread(() -> {
+      while (watched.isAlive()) {
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      LOG.warn("the process that started this run ({}) has ended: stopping", watched.pid());
+      System.exit(143);
+    }, "click-count-parent-watch");
+    watcher.setDaemon(true);
+    watcher.start();
   }
 
   private @Nullable String savepointOnStop() {
@@ -210,16 +263,24 @@ public final class Supervisor {
    * it from {@code Pipeline.run} on (the "net job time" of a job, without the checks of Kafka and ClickHouse and the
    * building of the graph).
    */
-  public static String summary(PipelineResult result, Settings s, double seconds, double runSeconds) {
+  public static String summary(PipelineResult result, Settings s, @Nullable SettlePlan settle, double seconds,
+      double runSeconds) {
     long read = counter(result, JudgeClicks.RECORDS_READ);
+    String run = settle != null
+        ? "settling run [" + instant(settle.settlement().settledFrom()) + ", " + instant(settle.settlement().settledTo())
+            + ")" + (settle.settlement().countTo() > settle.settlement().settledTo()
+                ? " (and early [" + instant(settle.settlement().settledTo()) + ", "
+                    + instant(settle.settlement().countTo()) + "))" : "")
+        : s.bounded() ? "bounded run " + s.interval() + (s.early() == null ? "" : " (and early " + s.early() + ")")
+        : "continuous run";
     return String.format(Locale.ROOT,
-        "click-count %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed and %,d too late,"
-            + " skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
+        "click-count %s: read %,d records, counted %,d clicks, dead-lettered %,d malformed, %,d too late and %,d"
+            + " window closed, skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
             + " in %.1f s (%,.0f records/s), of which %.1f s running the pipeline (%,.0f records/s)",
-        s.bounded() ? "bounded run " + s.interval() + (s.early() == null ? "" : " (and early " + s.early() + ")")
-            : "continuous run", read,
+        run, read,
         counter(result, JudgeClicks.COUNTED), counter(result, JudgeClicks.MALFORMED),
-        counter(result, JudgeClicks.TOO_LATE), counter(result, JudgeClicks.OUTSIDE_INTERVAL),
+        counter(result, JudgeClicks.TOO_LATE), counter(result, JudgeClicks.WINDOW_CLOSED),
+        counter(result, JudgeClicks.OUTSIDE_INTERVAL),
         counter(result, SinkRecords.ROWS_WRITTEN), counter(result, SinkRecords.AGGREGATES_SENT), seconds,
         read / Math.max(seconds, 1e-3),
         runSeconds, read / Math.max(runSeconds, 1e-3));

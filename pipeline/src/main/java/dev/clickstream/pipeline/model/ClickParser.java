@@ -38,7 +38,13 @@ public final class ClickParser {
     TIMESTAMP_NOT_AN_INTEGER("timestamp_not_an_integer"),
     TIMESTAMP_OUT_OF_RANGE("timestamp_out_of_range"),
     /** Valid, but arrived after its window's end plus the allowed lateness. */
-    TOO_LATE("too_late");
+    TOO_LATE("too_late"),
+    /**
+     * Valid, and in time by its own Kafka timestamp, but its partition had already moved past its window's deadline
+     * when it was appended (a producer whose clock is behind, or that buffered it for long), or its window was
+     * settled before it reached the topic.
+     */
+    WINDOW_CLOSED("window_closed");
 
     public final String code;
 

@@ -29,14 +29,17 @@ public record DeadLetter(byte @Nullable [] key, byte @Nullable [] value, String 
 
   public static final String REASON_HEADER = "dlq.reason";
   public static final String DETAIL_HEADER = "dlq.detail";
+  public static final String SOURCE_TOPIC_HEADER = "dlq.source.topic";
+  public static final String SOURCE_PARTITION_HEADER = "dlq.source.partition";
+  public static final String SOURCE_OFFSET_HEADER = "dlq.source.offset";
 
   public ProducerRecord<byte[], byte[]> toProducerRecord(String deadLetterTopic) {
     RecordHeaders headers = new RecordHeaders();
     headers.add(REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8));
     headers.add(DETAIL_HEADER, detail.getBytes(StandardCharsets.UTF_8));
-    headers.add("dlq.source.topic", topic.getBytes(StandardCharsets.UTF_8));
-    headers.add("dlq.source.partition", Integer.toString(partition).getBytes(StandardCharsets.UTF_8));
-    headers.add("dlq.source.offset", Long.toString(offset).getBytes(StandardCharsets.UTF_8));
+    headers.add(SOURCE_TOPIC_HEADER, topic.getBytes(StandardCharsets.UTF_8));
+    headers.add(SOURCE_PARTITION_HEADER, Integer.toString(partition).getBytes(StandardCharsets.UTF_8));
+    headers.add(SOURCE_OFFSET_HEADER, Long.toString(offset).getBytes(StandardCharsets.UTF_8));
     headers.add("dlq.source.timestamp", Long.toString(kafkaTimestampMillis).getBytes(StandardCharsets.UTF_8));
     // Stamped when dead-lettered: the original timestamp may be one the dead-letter topic refuses (too far ahead).
     return new ProducerRecord<>(deadLetterTopic, null, null, key, value, headers);

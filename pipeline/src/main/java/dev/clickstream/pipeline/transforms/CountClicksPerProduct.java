@@ -34,7 +34,7 @@ public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long,
    * outage, a reader that was behind. The grace keeps such a click from being dropped by Beam (seen in
    * ServiceOutageIT).
    */
-  static final Duration WATERMARK_GRACE = Duration.standardMinutes(5);
+  public static final Duration WATERMARK_GRACE = Duration.standardMinutes(5);
 
   private final Duration windowSize;
   private final Duration allowedLateness;

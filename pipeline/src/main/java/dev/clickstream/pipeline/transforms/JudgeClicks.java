@@ -22,13 +22,15 @@ import org.joda.time.Duration;
 import org.joda.time.Instant;
 
 /**
- * Parses and judges each Kafka record once ({@link ClickRules}, by its bytes and its Kafka timestamp): a click to count
- * leaves as (product id, nothing) stamped with its event time, ready for the event-time windows and {@code
- * Count.perKey}; a malformed or too-late record leaves as a {@link DeadLetter}; the rest is only counted in the metrics.
+ * Parses and judges each Kafka record once ({@link ClickRules}, by its bytes, its Kafka timestamp and its place in its
+ * partition): a click to count leaves as (product id, nothing) stamped with its event time, ready for the event-time
+ * windows and {@code Count.perKey}; a malformed, too-late or window-closed record leaves as a {@link DeadLetter}; the
+ * rest is only counted in the metrics.
  *
- * <p>KafkaIO stamps each record with its Kafka timestamp ({@link ArrivalTimePolicy}); a counted click's event time is
- * at most its window and allowed lateness earlier than that (else the arrival rule rejects it), and at most {@link
- * ClickParser#MAX_FUTURE_SKEW_MILLIS} later: the allowed timestamp skew is that window.
+ * <p>KafkaIO stamps each record with its read time ({@link ArrivalTimePolicy}: its Kafka timestamp, in a continuous
+ * run raised to its partition's watermark); a counted click's event time is at most its window and allowed lateness
+ * earlier than that (else the rules reject it), and at most {@link ClickParser#MAX_FUTURE_SKEW_MILLIS} later: the
+ * allowed timestamp skew is that window.
  */
 public final class JudgeClicks
     extends PTransform<PCollection<KafkaRecord<byte[], byte[]>>, PCollectionTuple> {
@@ -43,6 +45,8 @@ public final class JudgeClicks
   public static final String COUNTED = "parsed";
   public static final String MALFORMED = "malformed";
   public static final String TOO_LATE = "dropped_too_late";
+  public static final String WINDOW_CLOSED = "window_closed";
+  public static final String ALREADY_DEAD_LETTERED = "already_dead_lettered";
   public static final String OUTSIDE_INTERVAL = "outside_interval";
 
   private final ClickRules rules;
@@ -69,12 +73,16 @@ public final class JudgeClicks
     private final Counter countedCounter = Metrics.counter(NAMESPACE, COUNTED);
     private final Counter malformedCounter = Metrics.counter(NAMESPACE, MALFORMED);
     private final Counter tooLateCounter = Metrics.counter(NAMESPACE, TOO_LATE);
+    private final Counter windowClosedCounter = Metrics.counter(NAMESPACE, WINDOW_CLOSED);
+    private final Counter alreadyCounter = Metrics.counter(NAMESPACE, ALREADY_DEAD_LETTERED);
     private final Counter outsideCounter = Metrics.counter(NAMESPACE, OUTSIDE_INTERVAL);
     // Added up per bundle and given to the counters once: a counter update per record is a cost per record.
     private transient long read;
     private transient long counted;
     private transient long malformed;
     private transient long tooLate;
+    private transient long windowClosed;
+    private transient long already;
     private transient long outside;
 
     JudgeFn(ClickRules rules, Duration allowedSkew) {
@@ -90,31 +98,34 @@ public final class JudgeClicks
 
     @StartBundle
     public void startBundle() {
-      read = counted = malformed = tooLate = outside = 0;
+      read = counted = malformed = tooLate = windowClosed = already = outside = 0;
     }
 
     @ProcessElement
-    public void process(@Element KafkaRecord<byte[], byte[]> record, MultiOutputReceiver out) {
+    public void process(@Element KafkaRecord<byte[], byte[]> record, @Timestamp Instant readTime,
+        MultiOutputReceiver out) {
       read++;
       long arrival = record.getTimestamp();
       byte[] value = record.getKV().getValue();
-      ClickRules.Verdict verdict = rules.judge(value, arrival);
+      ClickRules.Verdict verdict = rules.judge(value, record.getPartition(), record.getOffset(), arrival,
+          readTime.getMillis());
       switch (verdict.kind()) {
         case COUNT -> {
           counted++;
           out.get(CLICKS).outputWithTimestamp(KV.of(verdict.click().productId(), null),
               new Instant(verdict.click().eventTimeMillis()));
         }
-        case MALFORMED, TOO_LATE -> {
-          if (verdict.kind() == ClickRules.Kind.MALFORMED) {
-            malformed++;
-          } else {
-            tooLate++;
+        case MALFORMED, TOO_LATE, WINDOW_CLOSED -> {
+          switch (verdict.kind()) {
+            case MALFORMED -> malformed++;
+            case TOO_LATE -> tooLate++;
+            default -> windowClosed++;
           }
           out.get(DEAD_LETTERS).output(new DeadLetter(record.getKV().getKey(), value, verdict.reason(),
               verdict.detail(), record.getTopic(), record.getPartition(), record.getOffset(), arrival));
         }
         case OUTSIDE_INTERVAL -> outside++;
+        case ALREADY_DEAD_LETTERED -> already++;
         case NOT_OWNED -> { }
       }
     }
@@ -125,6 +136,8 @@ public final class JudgeClicks
       countedCounter.inc(counted);
       malformedCounter.inc(malformed);
       tooLateCounter.inc(tooLate);
+      windowClosedCounter.inc(windowClosed);
+      alreadyCounter.inc(already);
       outsideCounter.inc(outside);
     }
   }

@@ -76,9 +76,12 @@ class ClickHouseSchemaTest {
   @Test
   void theDdlIsRenamedForAnotherTable() {
     var statements = ClickHouseSchema.statements(new Settings.TableName("it_db", "it_table"));
-    assertThat(statements, hasSize(2));
+    assertThat(statements, hasSize(3));
     assertThat(statements.get(0), equalTo("CREATE DATABASE IF NOT EXISTS it_db"));
-    assertThat(statements.get(1), allOf(containsString("CREATE TABLE IF NOT EXISTS it_db.it_table"),
+    assertThat(statements.get(1), allOf(containsString("CREATE TABLE IF NOT EXISTS it_db.it_table\n"),
         containsString("ENGINE = ReplacingMergeTree(count)")));
+    // The settled mark of the DAG's runs lives beside the counts, named after them.
+    assertThat(statements.get(2), allOf(containsString("CREATE TABLE IF NOT EXISTS it_db.it_table_settled"),
+        containsString("ENGINE = MergeTree")));
   }
 }
