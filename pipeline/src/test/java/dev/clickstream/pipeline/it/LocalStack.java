@@ -89,9 +89,10 @@ final class LocalStack {
   static List<String> runnerOptions() {
     return switch (RUNNER) {
       case "direct" -> List.of();
-      // The bundled jar is what a user submits; without --filesToStage the runner would ship the test classpath.
+      // The job jar is what a launch from the bundled jar stages; without --filesToStage the runner would ship the
+      // test classpath.
       case "flink" -> List.of("--runner=FlinkRunner", "--flinkMaster=" + FLINK_MASTER,
-          "--filesToStage=" + System.getProperty("bundledJar"));
+          "--filesToStage=" + System.getProperty("jobJar"));
       case "flink-local" -> List.of("--runner=FlinkRunner", "--flinkMaster=[local]");
       default -> throw new IllegalArgumentException("it.runner must be direct, flink or flink-local: " + RUNNER);
     };
