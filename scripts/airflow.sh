@@ -28,6 +28,8 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT="${AIRFLOW_PORT:-8080}"
+# Tasks reach the API server's execution API through its base URL, which defaults to port 8080 whatever the port.
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW__API__PORT"
 
 passwords="$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 if [[ -n "${CLICK_AIRFLOW_PASSWORD:-}" ]]; then

@@ -14,6 +14,7 @@ import sys
 import urllib.request
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 def load_oracle(path: str) -> dict:
@@ -35,14 +36,34 @@ def final_rows(clickhouse: str, table: str, start_ms: int, end_ms: int, user: st
     sql = (f"SELECT product_id, timestamp, window_end, count FROM {table} FINAL "
            f"WHERE timestamp >= {int(start_ms)} AND timestamp < {int(end_ms)} "
            f"ORDER BY timestamp, product_id FORMAT TabSeparated")
+    return [tuple(int(v) for v in line.split("\t")) for line in _query(clickhouse, sql, user, password, cafile)]
+
+
+def settled_mark(clickhouse: str, table: str, topic: str, user: str | None = None, password: str | None = None,
+                 cafile: str | None = None) -> dict | None:
+    """The newest settled mark of `topic` in `<table>_settled` ({settled_from, settled_to, written_at}, epoch ms), or
+    None when no settling run has written one: every window before settled_to is final."""
+    if not _TABLE.fullmatch(table):
+        raise ValueError(f"table must be database.table, plain identifiers, not {table!r}")
+    if not _TOPIC.fullmatch(topic):
+        raise ValueError(f"not a Kafka topic name: {topic!r}")
+    lines = _query(clickhouse, f"SELECT settled_from, settled_to, written_at FROM {table}_settled "
+                               f"WHERE input_topic = '{topic}' ORDER BY settled_to DESC, written_at DESC LIMIT 1 "
+                               f"FORMAT TabSeparated", user, password, cafile)
+    if not lines:
+        return None
+    settled_from, settled_to, written_at = (int(v) for v in lines[0].split("\t"))
+    return {"settled_from": settled_from, "settled_to": settled_to, "written_at": written_at}
+
+
+def _query(clickhouse: str, sql: str, user: str | None, password: str | None, cafile: str | None) -> list[str]:
     request = urllib.request.Request(clickhouse, data=sql.encode())
     if user:
         token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     context = ssl.create_default_context(cafile=cafile) if clickhouse.startswith("https:") else None
     with urllib.request.urlopen(request, timeout=30, context=context) as response:
-        lines = response.read().decode().splitlines()
-    return [tuple(int(v) for v in line.split("\t")) for line in lines if line]
+        return [line for line in response.read().decode().splitlines() if line]
 
 
 def differences(expected: dict[tuple[int, int], int], rows) -> list[str]:

@@ -1,12 +1,15 @@
 """streaming_pipeline: count the clicks of each minute with the Beam pipeline, every minute or by hand.
 
-The run at T (data interval [T - 1 min, T)) settles the minute whose late clicks are all in by now,
-[T - 1 min - SETTLE, T - SETTLE), and counts the minutes after it, up to T, early: one bounded pipeline run with
---from/--to on the settled minute and --earlyTo=T. SETTLE is the allowed lateness + maxOutOfOrderness + a delivery
-margin, rounded up to whole minutes (2 minutes by default). Every minute is so counted three times from all of its
-clicks, the last time complete; the table keeps the fullest count per product and window. The settled minute depends
-on the logical date alone, so consecutive runs leave no gap and no overlap, and re-running or backfilling a date
-rewrites the same rows. Rejected records are dead-lettered by the run that settles their minute.
+The run at T (data interval [T - 1 min, T)) settles every minute from the table's settled mark up to T - SETTLE (the
+minutes whose late clicks are all in by now) and counts the minutes after them, up to T, early: one bounded pipeline
+run with --settle, --to=T - SETTLE and --earlyTo=T. SETTLE is the allowed lateness + maxOutOfOrderness + a delivery
+margin, rounded up to whole minutes (2 minutes by default). The mark lives beside the counts in ClickHouse
+(<table>_settled) and only the pipeline moves it, once a run's counts and dead letters are written: a run that
+overran, failed, or never ran (Airflow down, the DAG paused) leaves its minutes to the next run, which settles them.
+A backlog longer than SETTLE_BOUND is settled SETTLE_BOUND at a time, and verify_counts fails while a minute older
+than the bound is unsettled. The first run starts the mark at its own settled minute: nothing older is backfilled.
+A settled minute is never counted again, so re-running or backfilling a date changes nothing that is settled.
+Rejected records are dead-lettered once, by the run that judges them.
 
     ensure_schema >> generate_clicks >> aggregate_clicks >> verify_counts
 
@@ -73,6 +76,8 @@ ALLOWED_LATENESS = os.environ.get("CLICK_ALLOWED_LATENESS", "PT60S")
 MAX_OUT_OF_ORDERNESS = os.environ.get("CLICK_MAX_OUT_OF_ORDERNESS", "PT5S")
 # How long after a click's Kafka timestamp it may still be on its way into the topic (a producer's linger, retries).
 DELIVERY_MARGIN = os.environ.get("CLICK_DELIVERY_MARGIN", "PT10S")
+# The most event time one run settles, and how old an unsettled minute may get before verify_counts fails.
+SETTLE_BOUND = os.environ.get("CLICK_SETTLE_BOUND", "PT60M")
 
 GENERATE = os.environ.get("CLICK_GENERATE", "true").lower() == "true"
 GENERATOR_RATE = os.environ.get("CLICK_GENERATOR_RATE", "1000")
@@ -93,7 +98,7 @@ def _seconds(iso_duration: str) -> float:
 # A click of a window may arrive until the window's end + allowed lateness, and the bounded run reads Kafka timestamps
 # maxOutOfOrderness beyond that; after the delivery margin every such click is in the topic. SETTLE is that deadline
 # rounded up to whole schedule intervals: the run at T settles (counts in full, and dead-letters the rejections of)
-# the interval [T - SETTLE - 1 min, T - SETTLE), and counts the minutes after it, up to T, early.
+# the minutes from the settled mark up to T - SETTLE, and counts the minutes after them, up to T, early.
 SETTLE = SCHEDULE * math.ceil(
     (_seconds(ALLOWED_LATENESS) + _seconds(MAX_OUT_OF_ORDERNESS) + _seconds(DELIVERY_MARGIN))
     / SCHEDULE.total_seconds())
@@ -117,9 +122,13 @@ PIPELINE_OPTIONS = {
     "windowSize": WINDOW_SIZE,
     "allowedLateness": ALLOWED_LATENESS,
     "maxOutOfOrderness": MAX_OUT_OF_ORDERNESS,
-    "from": SETTLED_FROM,
+    "settle": "true",
+    "maxSettle": SETTLE_BOUND,
+    "deliveryMargin": DELIVERY_MARGIN,
+    "from": SETTLED_FROM,  # where the mark starts when the table has none yet
     "to": SETTLED_TO,
     "earlyTo": EARLY_TO,
+    "exitWithParent": "true",  # a task that dies leaves no run behind to race its retry
     "createSchema": "false",  # ensure_schema did it; the pipeline still checks the live table
     **({"flinkMaster": FLINK_MASTER, "checkpointingInterval": FLINK_CHECKPOINT_INTERVAL_MS,
         "parallelism": FLINK_PARALLELISM} if RUNNER == "FlinkRunner" and FLINK_MASTER else {}),
@@ -175,22 +184,32 @@ def _generate_clicks(**context) -> str:
 
 
 def _verify_counts(**context) -> dict:
-    """Every minute the run counted, [settled start, data interval end): equal to its oracle where its clicks were
-    generated (all of them, late ones included, were written before the count); sane otherwise."""
+    """Where the settled mark stands, and every minute from the first the last run settled up to the data interval's
+    end: settled (final), early (its late clicks may still come) or overdue (ripe, unsettled). Counts equal their oracle
+    where the minute's clicks were generated (all of them, late ones included, before any count), sane otherwise.
+    Fails when a minute older than SETTLE_BOUND is still unsettled."""
     start_ms, end_ms = _interval_ms(context)
     settle_ms = int(SETTLE.total_seconds() * 1000)
     step_ms = end_ms - start_ms
-    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, start_ms - settle_ms, end_ms,
-                                   user=CLICKHOUSE_USER or None, password=os.environ.get(PASSWORD_VARIABLE),
-                                   cafile=CLICKHOUSE_CA_FILE)
+    bound_ms = int(_seconds(SETTLE_BOUND) * 1000)
+    credentials = {"user": CLICKHOUSE_USER or None, "password": os.environ.get(PASSWORD_VARIABLE),
+                   "cafile": CLICKHOUSE_CA_FILE}
+    mark = click_checks.settled_mark(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, INPUT_TOPIC, **credentials)
+    if mark is None:
+        raise AirflowFailException(f"{CLICKHOUSE_TABLE}_settled holds no settled mark for {INPUT_TOPIC}: the pipeline"
+                                   f" writes one at its first settling run")
+    ripe_ms = end_ms - settle_ms  # every minute before this is past its deadline
+    first_ms = min(mark["settled_from"], start_ms - settle_ms)
+    first_ms = max(first_ms, end_ms - settle_ms - bound_ms - step_ms)  # a report, not a scan of history
+    rows = click_checks.final_rows(CLICKHOUSE_HTTP, CLICKHOUSE_TABLE, first_ms, end_ms, **credentials)
     window_ms = int(_seconds(WINDOW_SIZE) * 1000)
     checked = {}
-    for minute_start in range(start_ms - settle_ms, end_ms, step_ms):
+    for minute_start in range(first_ms, end_ms, step_ms):
         minute_end = minute_start + step_ms
         minute_rows = [r for r in rows if minute_start <= r[1] < minute_end]
-        state = "settled" if minute_end <= end_ms - settle_ms else "early"
+        state = ("settled" if minute_end <= mark["settled_to"] else "early" if minute_end > ripe_ms else "overdue")
         oracle_file = _oracle_path(minute_start, minute_end)
-        if os.path.exists(oracle_file):
+        if state != "overdue" and os.path.exists(oracle_file):
             expected = click_checks.expected_counts(click_checks.load_oracle(oracle_file))
             wrong = click_checks.differences(expected, minute_rows)
             if wrong:
@@ -203,8 +222,18 @@ def _verify_counts(**context) -> dict:
                 raise AirflowFailException(f"sanity checks of [{minute_start}, {minute_end}) failed:\n"
                                            + "\n".join(problems[:20]))
             checked[minute_start] = f"{state}, sane (no oracle)" if minute_rows else f"{state}, no clicks"
-    summary = {"rows": len(rows), "clicks": sum(r[3] for r in rows), "checked": checked}
-    print(f"ClickHouse {CLICKHOUSE_TABLE} for [{start_ms - settle_ms}, {end_ms}): {summary}")
+    lag_ms = max(0, ripe_ms - mark["settled_to"])
+    summary = {"rows": len(rows), "clicks": sum(r[3] for r in rows), "settled_to": mark["settled_to"],
+               "overdue_minutes": lag_ms // step_ms, "checked": checked}
+    print(f"ClickHouse {CLICKHOUSE_TABLE} for [{first_ms}, {end_ms}): {summary}")
+    if lag_ms > 0:
+        overdue = (f"{lag_ms // step_ms} ripe minute(s) of {INPUT_TOPIC} are not settled yet: the settled mark is at"
+                   f" {pendulum.from_timestamp(mark['settled_to'] / 1000).to_iso8601_string()}, minutes up to"
+                   f" {pendulum.from_timestamp(ripe_ms / 1000).to_iso8601_string()} are past their deadline")
+        if lag_ms > bound_ms:
+            raise AirflowFailException(overdue + f"; more than {SETTLE_BOUND} behind. The next runs settle"
+                                       f" {SETTLE_BOUND} each until they catch up")
+        print("WARNING: " + overdue + "; the next run settles them")
     return summary
 
 

@@ -83,12 +83,18 @@ def test_the_beam_task_runs_the_bundled_jar_over_its_own_interval(dag):
     assert task.job_class == "dev.clickstream.pipeline.ClickCountPipeline"
     assert task.runner == "DirectRunner"
     options = render_options(task, pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC"))
-    # The run for [10:00, 10:01) settles the minute whose late clicks are all in by now: allowed lateness (60 s)
-    # + maxOutOfOrderness (5 s) + delivery margin (10 s), rounded up to 2 minutes back; the minutes after it are
-    # counted early, up to the end of the data interval.
+    # The run for [10:00, 10:01) settles every minute from the table's settled mark up to the minutes whose late
+    # clicks are all in by now: allowed lateness (60 s) + maxOutOfOrderness (5 s) + delivery margin (10 s), rounded up
+    # to 2 minutes back; the minutes after it are counted early, up to the end of the data interval. --from is where
+    # the mark starts when there is none yet: the run's own minute, so that a first run backfills nothing.
+    assert options["settle"] == "true"
+    assert options["maxSettle"] == "PT60M"
+    assert options["deliveryMargin"] == "PT10S"
     assert options["from"] == "2026-11-26T09:58:00Z"
     assert options["to"] == "2026-11-26T09:59:00Z"
     assert options["earlyTo"] == "2026-11-26T10:01:00Z"
+    # A task that dies (Airflow stopped, a worker lost) takes its pipeline run with it: its retry runs alone.
+    assert options["exitWithParent"] == "true"
     assert options["maxOutOfOrderness"] == "PT5S"
     assert options["inputTopic"] == "clicks"
     assert options["clickHouseTable"] == "analytics.product_clicks"
