@@ -71,6 +71,15 @@
       $("lag").textContent = span(Math.max(0, lag));
       $("lag").className = lag > 3 * (newest.end - newest.start) ? "behind" : "";
       $("newest-clicks").textContent = newest.clicks.toLocaleString("en-US");
+      if (answer.settledTo > 0) {
+        const open = newest.end - answer.settledTo;
+        $("settled").textContent = time(answer.settledTo) + " (" + (open > 0 ? span(open) + " before the newest window's end"
+          : "the newest window is final") + ")";
+        $("settled").className = answer.queriedAt - answer.settledTo > 60 * 60 * 1000 ? "behind" : "";
+      } else {
+        $("settled").textContent = "no settled mark (a continuous job, or no settling run yet)";
+        $("settled").className = "";
+      }
       const seconds = (newest.end - newest.start) / 1000;
       const rates = dead.reasons.map((r) => r.reason + " " + (r.counts[r.counts.length - 1] / seconds).toFixed(2) + "/s");
       $("dead-status").textContent = (rates.length ? rates.join(", ") : "none") + " (" + dead.status + ")";

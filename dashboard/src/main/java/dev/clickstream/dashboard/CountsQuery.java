@@ -37,9 +37,12 @@ final class CountsQuery {
   /** One product's count in the newest window, the pane that wrote it, and when the dashboard saw it change. */
   record NewestRow(long product, long count, String pane, long paneIndex, long changedAtMillis) { }
 
-  /** What the page shows: the last windows, the top products' series over them, the newest window's table. */
+  /**
+   * What the page shows: the last windows, the top products' series over them, the newest window's table, and the
+   * settled mark (every window before it is final; 0 when no settling run has written one, as with a continuous job).
+   */
   record Snapshot(List<Window> windows, List<Long> products, Map<Long, long[]> series, List<NewestRow> newest,
-      long queriedAtMillis) { }
+      long settledToMillis, long queriedAtMillis) { }
 
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private final URI clickHouse;
@@ -75,15 +78,16 @@ final class CountsQuery {
     } catch (IOException e) {
       if (NOT_THERE_YET.matcher(e.getMessage()).find()) {
         // No pipeline has written yet: the page says that no window is counted yet.
-        return new Snapshot(windows, List.of(), Map.of(), List.of(), now);
+        return new Snapshot(windows, List.of(), Map.of(), List.of(), 0, now);
       }
       throw e;
     }
     for (long[] row : newestFirst) {
       windows.add(0, new Window(row[0], row[1], row[2]));
     }
+    long settledTo = settledTo();
     if (windows.isEmpty()) {
-      return new Snapshot(windows, List.of(), Map.of(), List.of(), now);
+      return new Snapshot(windows, List.of(), Map.of(), List.of(), settledTo, now);
     }
     long from = windows.get(0).start();
     long newest = windows.get(windows.size() - 1).start();
@@ -120,7 +124,20 @@ final class CountsQuery {
     if (seen.size() > 100_000) {
       seen.keySet().removeIf(k -> k.get(1) < from);
     }
-    return new Snapshot(windows, products, series, rows, now);
+    return new Snapshot(windows, products, series, rows, settledTo, now);
+  }
+
+  /** The newest settled mark in {@code <table>_settled}, written by the DAG's settling runs; 0 if none. */
+  private long settledTo() throws IOException, InterruptedException {
+    try {
+      List<long[]> rows = query("SELECT max(settled_to) FROM " + table + "_settled");
+      return rows.isEmpty() ? 0 : rows.get(0)[0];
+    } catch (IOException e) {
+      if (NOT_THERE_YET.matcher(e.getMessage()).find()) {
+        return 0;
+      }
+      throw e;
+    }
   }
 
   private List<long[]> query(String sql) throws IOException, InterruptedException {

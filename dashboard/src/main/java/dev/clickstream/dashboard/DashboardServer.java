@@ -123,6 +123,7 @@ public final class DashboardServer {
     StringBuilder b = new StringBuilder(4096);
     b.append("{\"table\":").append(string(counts.table()));
     b.append(",\"queriedAt\":").append(s.queriedAtMillis());
+    b.append(",\"settledTo\":").append(s.settledToMillis());
     b.append(",\"windows\":[");
     for (int i = 0; i < s.windows().size(); i++) {
       CountsQuery.Window w = s.windows().get(i);
