@@ -38,8 +38,12 @@ public record SettlePlan(Settlement settlement, List<KafkaSetup.OffsetRange> ran
     long behindTo) {
   private static final Logger LOG = LoggerFactory.getLogger(SettlePlan.class);
 
-  /** How far before a mark's time dead letters of its run's failed attempts may be stamped (clock skew). */
-  static final long CLOCK_SKEW_MILLIS = 5 * 60_000;
+  /**
+   * How far before a mark's time the dead letters of a later run's failed attempt may be stamped: they are stamped by
+   * the clock of the machine that wrote them (a TaskManager), the mark by the launcher's. The dead-letter topic is read
+   * from there on before every settling run, so this is also how much of it each run reads at least.
+   */
+  static final long CLOCK_SKEW_MILLIS = 60_000;
 
   /** Nothing to count: every window the run was asked for is settled already. */
   public boolean empty() {
