@@ -173,7 +173,8 @@ class Bench:
         os.makedirs(self.work, exist_ok=True)
         self.run_id = time.strftime("%Y%m%d%H%M%S")
         self.input_topic = f"bench_clicks_{self.run_id}"
-        self.staged_jar = PIPELINE_JAR
+        # What a launch from the bundled jar stages on a session cluster: the job jar beside it (no Flink classes).
+        self.staged_jar = PIPELINE_JAR.replace("-bundled-", "-job-")
         self.native_jar = args.native_jar
         self.previous_jar = args.previous_jar
         self.parallelism = args.parallelism

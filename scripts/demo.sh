@@ -50,9 +50,9 @@ echo "Watch the counts arrive on the live dashboard: $CLICK_DASHBOARD_URL"
 case "$RUNNER" in
   direct) runner_args=(); runner_name=DirectRunner ;;
   flink-local) runner_args=(--runner=FlinkRunner '--flinkMaster=[local]'); runner_name="FlinkRunner, [local]" ;;
-  # A session cluster gets the bundled jar (the default would upload every jar of Maven's classpath).
+  # A session cluster gets the job jar (the default would upload every jar of Maven's classpath).
   flink) runner_args=(--runner=FlinkRunner "--flinkMaster=$CLICK_FLINK_MASTER"
-                      "--filesToStage=$repo/pipeline/target/click-pipeline-bundled-0.1.0-SNAPSHOT.jar")
+                      "--filesToStage=$repo/pipeline/target/click-pipeline-job-0.1.0-SNAPSHOT.jar")
          runner_name="FlinkRunner, session cluster $CLICK_FLINK_REST" ;;
   *) echo "DEMO_RUNNER must be direct, flink-local or flink, not '$RUNNER'" >&2; exit 2 ;;
 esac

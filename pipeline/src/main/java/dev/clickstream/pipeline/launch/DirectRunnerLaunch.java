@@ -43,17 +43,19 @@ public final class DirectRunnerLaunch {
 
   /**
    * The most bytes (estimated, keys and values) a bounded run on the DirectRunner reads with legacy reads, which it
-   * holds in memory until they are done; more is read by KafkaIO's splittable reader, 100 records at a time. 1.5 GB of
-   * 950 KB records ran a 1 GB heap out of memory with legacy reads, in pieces of 32 MB too (GarbageFloodIT); 3 M clicks
-   * (about 300 MB) did not.
+   * holds in memory until they are done: 3/8 of the heap, 384 MB at -Xmx1g. More is read by KafkaIO's splittable
+   * reader, 100 records at a time, which is far slower there. 1.5 GB of 950 KB records ran a 1 GB heap out of memory
+   * with legacy reads, in pieces of 32 MB too (GarbageFloodIT); 3 M clicks (about 300 MB) did not.
    */
-  public static final long IN_MEMORY_BYTES = 384L * 1024 * 1024;
+  public static long inMemoryBytes() {
+    return Runtime.getRuntime().maxMemory() / 8 * 3;
+  }
 
   /** Whether a bounded run reads its pieces with legacy reads ({@link ReadClicks#bounded}). */
   public static boolean readsInMemory(PipelineOptions options,
       List<KafkaSetup.OffsetRange> ranges) {
     return FlinkLaunch.isFlink(options)
-        || ranges.stream().mapToLong(KafkaSetup.OffsetRange::estimatedBytes).sum() <= IN_MEMORY_BYTES;
+        || ranges.stream().mapToLong(KafkaSetup.OffsetRange::estimatedBytes).sum() <= inMemoryBytes();
   }
 
   /**
