@@ -142,6 +142,15 @@ def test_the_page_shows_the_oracles_counts_and_moves_on_with_a_later_window(dash
     assert malformed == first["malformed"], dead
     assert browser.find_element("id", "lag").text.endswith(("s", "min"))
 
+    # The settled mark beside the newest window: none from these plain bounded runs; then a settling run's row.
+    assert browser.find_element("id", "settled").text.startswith("no settled mark")
+    urllib.request.urlopen(urllib.request.Request(CLICKHOUSE, data=(
+        f"INSERT INTO {TABLE}_settled (input_topic, settled_from, settled_to, cuts, written_at) VALUES "
+        f"('{TOPIC}', {windows[0]}, {windows[2]}, '', {int(time.time() * 1000)})").encode()), timeout=30).read()
+    wait_for(browser, f"return dashboard.answer.settledTo === {windows[2]}", "the settled mark")
+    wait_for(browser, "return document.getElementById('settled').textContent.includes(\"60.0 s before the newest\")",
+             "the settled mark a window before the newest window's end")
+
     timing = browser.execute_script("""
         const nav = performance.getEntriesByType('navigation')[0];
         const resources = performance.getEntriesByType('resource').filter(r => !r.name.includes('/api/'));
