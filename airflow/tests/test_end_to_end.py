@@ -6,6 +6,7 @@ change none of the previous ones; the password must appear in no output and no t
 import base64
 import hashlib
 import os
+import re
 import uuid
 import subprocess
 import sys
@@ -123,14 +124,18 @@ def test_runs_equal_the_oracle_rerun_changes_nothing_next_interval_adds_its_own(
     first = (first_at.subtract(minutes=1), first_at)
     second = (first_at, first_at.add(minutes=1))
 
-    run_dag(env, first_at)
+    counted = run_dag(env, first_at)
     oracle_file, expected = oracle(env, *first)
     assert len(expected) > 0
     assert counts(env, *first) == expected
     generated_at = os.path.getmtime(oracle_file)
 
-    output = run_dag(env, first_at)
-    assert "were generated before" in output  # the interval's clicks are not written twice
+    rerun = run_dag(env, first_at)
+    assert "were generated before" in rerun  # the interval's clicks are not written twice
+    # Its minute was settled by the first run and is final: the rerun settles an empty range (and recounts the
+    # early minutes after it, to the same counts).
+    settled = re.findall(r"click-count settling run \[(\S+), (\S+)\)", rerun)
+    assert len(settled) == 1 and settled[0][0] == settled[0][1], settled
     assert os.path.getmtime(oracle_file) == generated_at
     assert counts(env, *first) == expected
 
@@ -142,8 +147,9 @@ def test_runs_equal_the_oracle_rerun_changes_nothing_next_interval_adds_its_own(
 
     # `airflow dags test` prints every task's log (no log files): the Beam task's holds the pipeline's own output,
     # and none of the three runs' output held the password (airflow() checks each).
+    output = counted
     assert "clickHousePassword=(from the environment)" in output
-    assert "click-count bounded run" in output
+    assert "click-count settling run [" in output
     # The pipeline JVM's own INFO lines reach the task log at INFO, not each as a WARNING.
     launcher = [line for line in output.splitlines() if "INFO Launcher - " in line]
     assert launcher and not [line for line in launcher if "warning" in line.lower()], launcher[:5]
