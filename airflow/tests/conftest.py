@@ -8,3 +8,27 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 sys.path.insert(0, DAGS)
+
+REPO = os.path.abspath(os.path.join(DAGS, "..", ".."))
+CLICKHOUSE = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
+FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081")
+GENERATOR_JAR = os.path.join(REPO, "generator", "target", "click-generator-bundled-0.1.0-SNAPSHOT.jar")
+PIPELINE_JAR = os.path.join(REPO, "pipeline", "target", "click-pipeline-bundled-0.1.0-SNAPSHOT.jar")
+
+
+def require_stack(runner):
+    """Fail (never skip) a test of the DAG against the local stack when the stack or the jars the DAG runs are not
+    there, saying how to get them."""
+    import urllib.request
+
+    import pytest
+
+    for jar in (GENERATOR_JAR, PIPELINE_JAR):
+        if not os.path.exists(jar):
+            pytest.fail(f"{jar} is missing: build it with mvn package first (scripts/test.sh does)")
+    try:
+        urllib.request.urlopen(CLICKHOUSE + "ping", timeout=5).read()
+        if runner == "FlinkRunner":
+            urllib.request.urlopen(f"http://{FLINK_MASTER}/overview", timeout=5).read()
+    except OSError as e:
+        pytest.fail(f"the local stack is not running ({e}): start it with services/local-stack.sh start")

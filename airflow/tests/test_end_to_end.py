@@ -17,11 +17,9 @@ import pendulum
 import pytest
 
 import click_checks
-from conftest import DAGS
+from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, REPO, require_stack
 
-REPO = os.path.abspath(os.path.join(DAGS, "..", ".."))
 RUN = format(int(time.time() * 1000), "x")
-CLICKHOUSE = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 USER = f"e2e_{RUN}"
 PASSWORD = f"pw-{uuid.uuid4()}"
@@ -54,22 +52,10 @@ def clickhouse_user():
     os.remove(USERS_FILE)
 
 
-FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081")
-
-
 @pytest.fixture(scope="module", params=["DirectRunner", "FlinkRunner"])
 def env(request, tmp_path_factory, clickhouse_user):
     runner = request.param
-    try:
-        urllib.request.urlopen(CLICKHOUSE + "ping", timeout=5).read()
-        if runner == "FlinkRunner":
-            urllib.request.urlopen(f"http://{FLINK_MASTER}/overview", timeout=5).read()
-    except OSError as e:
-        pytest.fail(f"the local stack is not running ({e}): start it with services/local-stack.sh start")
-    for jar in ("pipeline/target/click-pipeline-bundled-0.1.0-SNAPSHOT.jar",
-                "generator/target/click-generator-bundled-0.1.0-SNAPSHOT.jar"):
-        if not os.path.exists(os.path.join(REPO, jar)):
-            pytest.fail(f"{jar} is missing: build it with mvn package first (scripts/test.sh does)")
+    require_stack(runner)
     home = tmp_path_factory.mktemp("airflow-home")
     run = f"{RUN}_{runner[:5].lower()}"
     env = {**os.environ,

@@ -20,22 +20,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pendulum
 import pytest
 
 import click_checks
-from conftest import DAGS
+from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, GENERATOR_JAR, REPO, require_stack
 
-REPO = os.path.abspath(os.path.join(DAGS, "..", ".."))
 STACK_DIR = os.environ.get("STACK_DIR", os.path.join(REPO, ".local-stack"))
-CLICKHOUSE = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
 KAFKA = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
-GENERATOR_JAR = os.path.join(REPO, "generator", "target", "click-generator-bundled-0.1.0-SNAPSHOT.jar")
-PIPELINE_JAR = os.path.join(REPO, "pipeline", "target", "click-pipeline-bundled-0.1.0-SNAPSHOT.jar")
 WINDOW, LATENESS = "PT20S", "PT20S"
 STREAM = pendulum.duration(minutes=5)
 
@@ -49,15 +43,7 @@ def free_port() -> int:
 @pytest.fixture(params=["DirectRunner", "FlinkRunner"])
 def env(request, tmp_path_factory):
     runner = request.param
-    for jar in (GENERATOR_JAR, PIPELINE_JAR):
-        if not os.path.exists(jar):
-            pytest.fail(f"{jar} is missing: build it with mvn package first (scripts/test.sh does)")
-    try:
-        urllib.request.urlopen(CLICKHOUSE + "ping", timeout=5).read()
-        if runner == "FlinkRunner":
-            urllib.request.urlopen(f"http://{FLINK_MASTER}/overview", timeout=5).read()
-    except OSError as e:
-        pytest.fail(f"the local stack is not running ({e}): start it with services/local-stack.sh start")
+    require_stack(runner)
     run = format(int(time.time() * 1000), "x") + "_" + runner[:5].lower()
     home = tmp_path_factory.mktemp(f"airflow-real-{runner}")
     port = free_port()
