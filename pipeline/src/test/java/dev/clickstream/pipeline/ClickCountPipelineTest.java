@@ -73,7 +73,7 @@ public class ClickCountPipelineTest {
 
   /**
    * One delivery: Kafka records (key "7", partition 0), each stamped with its Kafka timestamp, or with {@code readTime}
-   * when that is later (a continuous read raises a record behind its partition's watermark to it).
+   * when that is later (a continuous read raises a record behind what its partition already held to it).
    */
   @SuppressWarnings("unchecked")
   private TimestampedValue<KafkaRecord<byte[], byte[]>>[] records(long readTime, Rec... records) {
@@ -196,7 +196,7 @@ public class ClickCountPipelineTest {
   }
 
   // A click in time by its own Kafka timestamp from a producer whose clock is minutes behind: the read raises it to
-  // its partition's watermark, past its window's deadline. Dead-lettered as window_closed, not dropped unseen.
+  // what its partition already held, past its window's deadline. Dead-lettered as window_closed, not dropped unseen.
   @Test
   public void aClickReadAfterItsWindowClosedIsDeadLetteredNotDropped() {
     Instant watermark = T0.plus(WINDOW).plus(LATENESS).plus(CountClicksPerProduct.WATERMARK_GRACE)

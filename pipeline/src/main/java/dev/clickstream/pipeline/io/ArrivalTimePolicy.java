@@ -1,5 +1,6 @@
 package dev.clickstream.pipeline.io;
 
+import dev.clickstream.pipeline.transforms.CountClicksPerProduct;
 import dev.clickstream.pipeline.transforms.JudgeClicks;
 import java.util.Optional;
 import org.apache.beam.sdk.io.kafka.KafkaRecord;
@@ -15,11 +16,13 @@ import org.joda.time.Instant;
  * (its arrival; {@link JudgeClicks} re-stamps a counted click with its event time, parsing it once), and the
  * partition's watermark is the newest arrival minus {@code maxOutOfOrderness}.
  *
- * <p>In a continuous run ({@code raiseToWatermark}) a record whose Kafka timestamp is behind the partition's watermark
- * (a producer whose clock is behind the others', one that buffered it) is stamped with the watermark instead: no
- * record leaves the read behind the watermark, so Beam never drops one unseen as late, and {@link JudgeClicks}
- * dead-letters the clicks whose window had closed by then ({@code window_closed}). A bounded run keeps the Kafka
- * timestamps: it fires every window once, after all its input.
+ * <p>In a continuous run ({@code raiseToWatermark}) a record whose Kafka timestamp is behind what its partition already
+ * held (a producer whose clock is behind the others') is stamped with the newest record's time less {@code
+ * maxOutOfOrderness} instead, and {@link JudgeClicks} dead-letters the clicks whose window had closed by then ({@code
+ * window_closed}). A record behind a watermark that moved on while the partition was idle (one a producer buffered
+ * through a broker outage) keeps its time unless it is more than {@link #IDLE_TOLERANCE} behind: Beam keeps each
+ * window {@link CountClicksPerProduct#WATERMARK_GRACE} longer than the lateness, so none that is counted is dropped
+ * unseen. A bounded run keeps the Kafka timestamps: it fires every window once, after all its input.
  *
  * <p>A partition with no backlog moves its watermark on to the time of KafkaIO's last backlog check minus {@code
  * maxOutOfOrderness}, as KafkaIO's own {@code CustomTimestampPolicyWithLimitedDelay} does, but also when it has never
@@ -28,6 +31,13 @@ import org.joda.time.Instant;
  * timestamp outside Beam's range (a producer may send any long) is clamped into it.
  */
 public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
+  /**
+   * How far behind an idle partition's watermark a record may come and still be counted: a minute less than Beam's
+   * grace, for the time the click takes from the read to its window.
+   */
+  public static final Duration IDLE_TOLERANCE = CountClicksPerProduct.WATERMARK_GRACE.minus(Duration.standardMinutes(1));
+  private static final long IDLE_TOLERANCE_MILLIS = IDLE_TOLERANCE.getMillis();
+
   private final long maxOutOfOrdernessMillis;
   private final boolean raiseToWatermark;
   private long newestArrival;
@@ -57,10 +67,14 @@ public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
     long arrival = clamp(record.getTimestamp());
     long stamp = arrival;
     if (raiseToWatermark) {
-      // The watermark this partition would report now, given the records before this one.
+      // What the partition already held: its newest record, less the disorder it is allowed (not beyond the clock).
       long behindNewest = newestArrival == Long.MIN_VALUE ? Long.MIN_VALUE : newestArrival - maxOutOfOrdernessMillis;
-      stamp = Math.max(arrival, Math.max(watermark,
-          Math.min(behindNewest, System.currentTimeMillis() - maxOutOfOrdernessMillis)));
+      long held = Math.min(behindNewest, System.currentTimeMillis() - maxOutOfOrdernessMillis);
+      // An idle partition's watermark moved on with no record to show for it: a record a producer buffered through a
+      // broker outage comes behind it, and Beam's grace keeps its window for it. Only beyond the tolerance is it
+      // raised far enough to be judged window_closed.
+      long idle = watermark - IDLE_TOLERANCE_MILLIS;
+      stamp = Math.max(arrival, Math.max(held, idle));
     }
     newestArrival = Math.max(newestArrival, arrival);
     return new Instant(stamp);

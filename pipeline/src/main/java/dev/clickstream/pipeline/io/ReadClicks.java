@@ -64,7 +64,7 @@ public final class ReadClicks {
 
   /**
    * The settings every read of the clicks topic shares: the brokers, the client file's settings, raw bytes, the
-   * arrival-time policy ({@code continuous}: records behind their partition's watermark are raised to it).
+   * arrival-time policy ({@code continuous}: records behind what their partition already held are raised to it).
    */
   private static KafkaIO.Read<byte[], byte[]> base(Settings s, Map<String, Object> consumer, boolean continuous,
       boolean progress) {

@@ -18,8 +18,8 @@ import org.joda.time.Instant;
  * <p>A click can be in time by its own Kafka timestamp and still come after its partition moved past its window's
  * deadline: a producer whose clock is behind the others', or one that buffered it. Such a click is dead-lettered as
  * {@code window_closed}, never dropped unseen. A continuous run sees it by the time KafkaIO's read gave the record
- * (its Kafka timestamp, or the partition's watermark if that is later: {@link #closesByReadTime}); a settling run by
- * the partition's offsets ({@link Settlement}), which amounts to the same rule.
+ * (its Kafka timestamp, raised to what its partition already held: {@code ArrivalTimePolicy}, {@link
+ * #closesByReadTime}); a settling run by the partition's offsets ({@link Settlement}), which amounts to the same rule.
  */
 public final class ClickRules implements java.io.Serializable {
   private final long windowSizeMillis;
@@ -59,9 +59,8 @@ public final class ClickRules implements java.io.Serializable {
   }
 
   /**
-   * A continuous run's rules: as these, and a click whose read time (its Kafka timestamp, or its partition's
-   * watermark when that was later) is past its window's deadline is {@code window_closed}: Beam would drop it, its
-   * window closed.
+   * A continuous run's rules: as these, and a click whose read time (its Kafka timestamp, raised to what its partition
+   * already held) is past its window's deadline is {@code window_closed}: its window closed.
    */
   public ClickRules closingByReadTime() {
     return new ClickRules(windowSizeMillis, allowedLatenessMillis, counted, owned, settlement, true);
@@ -83,7 +82,7 @@ public final class ClickRules implements java.io.Serializable {
 
   /**
    * @param arrival the record's Kafka timestamp
-   * @param readTime when KafkaIO's read gave it: its Kafka timestamp, or its partition's watermark if later
+   * @param readTime when KafkaIO's read gave it: its Kafka timestamp, raised to what its partition already held
    */
   public Verdict judge(byte @Nullable [] value, int partition, long offset, long arrival, long readTime) {
     ClickParser.Result result = ClickParser.parse(value, arrival);
@@ -120,7 +119,7 @@ public final class ClickRules implements java.io.Serializable {
     }
     if (closesByReadTime && readTime > deadline) {
       return dead(partition, offset, arrival, Kind.WINDOW_CLOSED, ClickParser.Reason.WINDOW_CLOSED.code,
-          "read when its partition's watermark " + new Instant(readTime) + " had passed its window's deadline "
+          "read when its partition had passed " + new Instant(readTime) + ", after its window's deadline "
               + new Instant(deadline) + " (its own Kafka timestamp " + new Instant(arrival) + ")");
     }
     return new Verdict(Kind.COUNT, click, "", "");

@@ -34,7 +34,7 @@ public class ArrivalTimePolicyTest {
   }
 
   // A continuous read: a record stamped three minutes behind what its partition already holds (a producer whose clock
-  // is behind) leaves the read at the partition's watermark, not behind it, where Beam would drop it unseen.
+  // is behind) leaves the read at what the partition already held, less the disorder allowed, to be judged by that.
   @Test
   public void aContinuousReadRaisesARecordBehindTheWatermarkToIt() {
     ArrivalTimePolicy policy = new ArrivalTimePolicy(DISORDER, true, Optional.empty());
@@ -43,6 +43,35 @@ public class ArrivalTimePolicyTest {
     assertThat(stamp(policy, T0 + 178_000), equalTo(T0 + 178_000)); // within maxOutOfOrderness: its own time
     assertThat(stamp(policy, T0 + 1_000), equalTo(T0 + 175_000));
     assertThat(policy.getWatermark(BUSY).getMillis(), equalTo(T0 + 175_000));
+  }
+
+  // A continuous read of a partition that was idle (nothing left to read at KafkaIO's last backlog check), as when the
+  // broker was restarted: its watermark moved on with no record to show for it. Records a producer buffered through
+  // the outage come behind that watermark with their own times; they keep them (Beam's grace keeps their windows),
+  // unless they are more than the tolerance behind.
+  @Test
+  public void aRecordBehindAnIdlePartitionsWatermarkKeepsItsTimeWithinTheTolerance() {
+    long now = System.currentTimeMillis();
+    TimestampPolicy.PartitionContext idle = new TimestampPolicy.PartitionContext() {
+      @Override
+      public long getMessageBacklog() {
+        return 0;
+      }
+
+      @Override
+      public Instant getBacklogCheckTime() {
+        return new Instant(now);
+      }
+    };
+    ArrivalTimePolicy policy = new ArrivalTimePolicy(DISORDER, true, Optional.empty());
+    assertThat(stamp(policy, now - 600_000), equalTo(now - 600_000)); // then ten quiet minutes
+    assertThat(policy.getWatermark(idle).getMillis(), equalTo(now - 5_000));
+    long tolerance = ArrivalTimePolicy.IDLE_TOLERANCE.getMillis();
+    assertThat(tolerance, equalTo(240_000L));
+    // Buffered for more than the tolerance: raised to it, to be judged window_closed by its window's deadline.
+    assertThat(stamp(policy, now - 590_000), equalTo(now - 5_000 - tolerance));
+    // Buffered for less: its own time.
+    assertThat(stamp(policy, now - 200_000), equalTo(now - 200_000));
   }
 
   // A bounded read keeps every record's Kafka timestamp: it fires each window once, after all of its input.

@@ -72,8 +72,8 @@ public class SettlementTest {
     assertThat(judge("not json", 120, T0 + 70_000), equalTo(ClickRules.Kind.ALREADY_DEAD_LETTERED));
   }
 
-  // A continuous run sees a closed window by the time the read gave the record: its Kafka timestamp, or its
-  // partition's watermark when that was later (a producer whose clock is behind).
+  // A continuous run sees a closed window by the time the read gave the record: its Kafka timestamp, or what its
+  // partition already held when that was later (a producer whose clock is behind).
   @Test
   public void aContinuousRunClosesAWindowByTheRecordsReadTime() {
     ClickRules continuous = new ClickRules(MINUTE, MINUTE, null).closingByReadTime();
