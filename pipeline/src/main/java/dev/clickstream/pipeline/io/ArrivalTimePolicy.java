@@ -22,7 +22,9 @@ import org.joda.time.Instant;
  * window_closed}). A record behind a watermark that moved on while the partition was idle (one a producer buffered
  * through a broker outage) keeps its time unless it is more than {@link #IDLE_TOLERANCE} behind: Beam keeps each
  * window {@link CountClicksPerProduct#WATERMARK_GRACE} longer than the lateness, so none that is counted is dropped
- * unseen. A bounded run keeps the Kafka timestamps: it fires every window once, after all its input.
+ * unseen. A policy restored from a checkpoint knows only the watermark, not what the partition held: until it reads
+ * a newer record there, only the tolerance applies. A bounded run keeps the Kafka timestamps: it fires every window
+ * once, after all its input.
  *
  * <p>A partition with no backlog moves its watermark on to the time of KafkaIO's last backlog check minus {@code
  * maxOutOfOrderness}, as KafkaIO's own {@code CustomTimestampPolicyWithLimitedDelay} does, but also when it has never

@@ -88,9 +88,21 @@ class ContinuousRunIT {
       assertThat(c.counted(), equalTo(c.records()));
 
       Map<List<Long>, Long> expected = LocalStack.expectedCounts(a, b);
-      Map<List<Long>, Long> actual = LocalStack.awaitCounts(TABLE, expected, pipeline, java.time.Duration.ofSeconds(90));
+      // The clicks of the producer whose clock is behind are dead-lettered as window_closed: the read judges each by
+      // what its partition held before it. A reader restored from a checkpoint (the DirectRunner restores its readers
+      // at random) has not seen what the partition held; until it reads a newer record it counts such a click, which
+      // Beam's grace keeps. Either way none is lost: counted or dead-lettered, exactly once. Their windows are three
+      // minutes before the others'.
+      Map<List<Long>, Long> behind = LocalStack.expectedCounts(c);
+      Map<List<Long>, Long> actual = LocalStack.awaitCounts(TABLE, expected, pipeline, java.time.Duration.ofSeconds(90),
+          behind.keySet());
       assertTrue(pipeline.isAlive(), "the pipeline died:\n" + Files.readString(log));
+      Map<List<Long>, Long> countedBehind = new HashMap<>(actual);
+      countedBehind.keySet().retainAll(behind.keySet());
+      actual.keySet().removeAll(behind.keySet());
       assertThat(actual, equalTo(expected));
+      countedBehind.forEach((cell, count) -> assertThat(cell.toString(), count, lessThanOrEqualTo(behind.get(cell))));
+      long behindCounted = countedBehind.values().stream().mapToLong(Long::longValue).sum();
 
       // The dead letters are written on their own path, which may trail the table by a bundle: wait for them too.
       long expectedTooLate = a.tooLate() + b.tooLate();
@@ -98,19 +110,22 @@ class ContinuousRunIT {
       long tooLate = -1;
       long windowClosed = -1;
       long deadLettersDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while ((tooLate != expectedTooLate || windowClosed != c.counted()) && System.nanoTime() < deadLettersDeadline) {
+      while ((tooLate != expectedTooLate || windowClosed + behindCounted != c.counted())
+          && System.nanoTime() < deadLettersDeadline) {
         byReason.clear();
         for (ConsumerRecord<byte[], byte[]> r : LocalStack.readAll(DEAD_LETTERS)) {
           byReason.merge(LocalStack.header(r, DeadLetter.REASON_HEADER), 1L, Long::sum);
         }
         tooLate = byReason.getOrDefault(ClickParser.Reason.TOO_LATE.code, 0L);
         windowClosed = byReason.getOrDefault(ClickParser.Reason.WINDOW_CLOSED.code, 0L);
-        if (tooLate != expectedTooLate || windowClosed != c.counted()) {
+        if (tooLate != expectedTooLate || windowClosed + behindCounted != c.counted()) {
           Thread.sleep(1000);
         }
       }
       assertThat(tooLate, equalTo(expectedTooLate));
-      assertThat("the clicks of the producer whose clock is behind", windowClosed, equalTo(c.counted()));
+      assertThat("the clicks of the producer whose clock is behind, counted or dead-lettered",
+          windowClosed + behindCounted, equalTo(c.counted()));
+      assertThat("dead-lettered as window_closed", windowClosed, greaterThan(0L));
 
       // Panes, the same on every runner: a window's first firing at the watermark is ON_TIME, each later one LATE,
       // with increasing indexes (the aggregates may reach the topic out of order, see the README's contract). Whether
@@ -121,6 +136,7 @@ class ContinuousRunIT {
         panes.computeIfAbsent(List.of(json.get("product_id").asLong(), json.get("window_start").asLong()),
             k -> new java.util.TreeMap<>()).put(json.get("pane_index").asLong(), json.get("pane_timing").asText());
       }
+      panes.keySet().removeAll(countedBehind.keySet());
       assertThat(panes.keySet(), equalTo(expected.keySet()));
       panes.forEach((cell, byIndex) -> byIndex.forEach((index, timing) -> assertThat(cell + " pane " + index, timing,
           equalTo(index == byIndex.firstKey() && !timing.equals("LATE") ? "ON_TIME" : "LATE"))));
