@@ -29,15 +29,17 @@ import org.joda.time.Instant;
  * <p>A partition with no backlog moves its watermark on to the time of KafkaIO's last backlog check minus {@code
  * maxOutOfOrderness}, as KafkaIO's own {@code CustomTimestampPolicyWithLimitedDelay} does, but also when it has never
  * held a record, so an empty or quiet partition never holds the pipeline back; and the watermark never runs ahead of
- * the wall clock minus {@code maxOutOfOrderness}, so a record stamped in the future cannot close windows early. Either kind of Kafka timestamp (create or log-append) is taken; a
- * timestamp outside Beam's range (a producer may send any long) is clamped into it.
+ * the wall clock minus {@code maxOutOfOrderness}, so a record stamped in the future cannot close windows early.
+ * Either kind of Kafka timestamp (create or log-append) is taken; a timestamp outside Beam's range (a producer may send
+ * any long) is clamped into it.
  */
 public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
   /**
    * How far behind an idle partition's watermark a record may come and still be counted: a minute less than Beam's
    * grace, for the time the click takes from the read to its window.
    */
-  public static final Duration IDLE_TOLERANCE = CountClicksPerProduct.WATERMARK_GRACE.minus(Duration.standardMinutes(1));
+  public static final Duration IDLE_TOLERANCE =
+      CountClicksPerProduct.WATERMARK_GRACE.minus(Duration.standardMinutes(1));
   private static final long IDLE_TOLERANCE_MILLIS = IDLE_TOLERANCE.getMillis();
 
   private final long maxOutOfOrdernessMillis;

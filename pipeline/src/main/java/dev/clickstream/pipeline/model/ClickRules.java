@@ -119,7 +119,7 @@ public final class ClickRules implements java.io.Serializable {
     }
     if (closesByReadTime && readTime > deadline) {
       return dead(partition, offset, arrival, Kind.WINDOW_CLOSED, ClickParser.Reason.WINDOW_CLOSED.code,
-          "read when its partition had passed " + new Instant(readTime) + ", after its window's deadline "
+          "reached its partition after it had moved on to " + new Instant(readTime) + ", past its window's deadline "
               + new Instant(deadline) + " (its own Kafka timestamp " + new Instant(arrival) + ")");
     }
     return new Verdict(Kind.COUNT, click, "", "");

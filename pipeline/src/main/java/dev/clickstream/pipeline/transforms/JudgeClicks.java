@@ -28,9 +28,9 @@ import org.joda.time.Instant;
  * rest is only counted in the metrics.
  *
  * <p>KafkaIO stamps each record with its read time ({@link ArrivalTimePolicy}: its Kafka timestamp, in a continuous
- * run raised to what its partition already held); a counted click's event time is at most its window and allowed lateness
- * earlier than that (else the rules reject it), and at most {@link ClickParser#MAX_FUTURE_SKEW_MILLIS} later: the
- * allowed timestamp skew is that window.
+ * run raised to what its partition already held); a counted click's event time is at most its window and allowed
+ * lateness earlier than that (else the rules reject it), and at most {@link ClickParser#MAX_FUTURE_SKEW_MILLIS} later:
+ * the allowed timestamp skew is that window.
  */
 public final class JudgeClicks
     extends PTransform<PCollection<KafkaRecord<byte[], byte[]>>, PCollectionTuple> {
