@@ -67,6 +67,11 @@ def timed_run(jar: str, runner: str, options: list[str], heap: str = "1g") -> di
     return {"seconds": seconds, "submitted": submitted, "read": int(read.group(1).replace(",", "")) if read else None}
 
 
+def described(run: dict) -> str:
+    return (f"{run['seconds']:.1f} s, {run['read']:,} records read"
+            + (f", submitted after {run['submitted']:.1f} s" if run["submitted"] else ""))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runner", choices=["direct", "flink"], default="direct")
@@ -99,15 +104,13 @@ def main() -> int:
             clickhouse(f"ALTER TABLE {table}_settled DELETE WHERE settled_to = {(t - 120) * 1000}")
             while clickhouse(f"SELECT count() FROM {table}_settled WHERE settled_to = {(t - 120) * 1000}").strip() != "0":
                 time.sleep(0.2)
-            log(f"  run {rep + 1}: {r['seconds']:.1f} s, {r['read']:,} records read"
-                + (f", submitted after {r['submitted']:.1f} s" if r["submitted"] else ""))
+            log(f"  run {rep + 1}: {described(r)}")
             results.append({"rate": rate, "jar": "this", **r})
         if args.previous_jar:
             old = [*common, f"--from={iso(t - 180)}", f"--to={iso(t - 120)}", f"--earlyTo={iso(t)}"]
             for rep in range(args.reps):
                 r = timed_run(args.previous_jar, args.runner, old, args.heap)
-                log(f"  previous jar, run {rep + 1}: {r['seconds']:.1f} s, {r['read']:,} records read"
-                    + (f", submitted after {r['submitted']:.1f} s" if r["submitted"] else ""))
+                log(f"  previous jar, run {rep + 1}: {described(r)}")
                 results.append({"rate": rate, "jar": "previous", **r})
     print(f"\n| runner {args.runner}, -Xmx{args.heap} | clicks/s | jar | run wall time (median of {args.reps}) | runs | records read |"
           f" submitted after (median) |")
