@@ -17,9 +17,12 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
 DDL = "./pipeline/src/main/resources/clickhouse/product_clicks.sql"
 # One-shot jobs: they run to completion, so a healthcheck means nothing for them.
-ONE_SHOT = {"kafka-init", "airflow-init", "generator"}
-UIS = {"airflow-apiserver": "127.0.0.1:8080:8080", "flink-jobmanager": "127.0.0.1:8081:8081",
-       "dashboard": "127.0.0.1:8090:8090"}
+ONE_SHOT = {"kafka-init", "flink-state-init", "airflow-init", "generator"}
+# What is published on the host: the UIs and Kafka's listener for clients on the host, each port movable in .env.
+PUBLISHED = {"airflow-apiserver": "127.0.0.1:${AIRFLOW_PORT:-8080}:8080",
+             "flink-jobmanager": "127.0.0.1:${FLINK_UI_PORT:-8081}:8081",
+             "dashboard": "127.0.0.1:${DASHBOARD_PORT:-8090}:8090",
+             "kafka": "127.0.0.1:${KAFKA_HOST_PORT:-29092}:29092"}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$", re.IGNORECASE)
 
 
@@ -51,15 +54,45 @@ def test_docker_compose_parses_it_with_the_env_example_keys():
     docker_compose = shutil.which("docker-compose")
     if docker_compose is None:
         pytest.fail("docker-compose (Debian's package) is not installed: .ci/run installs it")
+    env = env_example()
+    result = subprocess.run([docker_compose, "-f", COMPOSE_FILE, "--profile", "generator", "config", "-q"],
+                            env=env, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+
+
+def env_example():
     env = {**os.environ}
     with open(os.path.join(REPO, ".env.example")) as f:
         for line in f:
             if "=" in line and not line.startswith("#"):
                 key, value = line.strip().split("=", 1)
                 env[key] = value or "placeholder-for-the-check"
-    result = subprocess.run([docker_compose, "-f", COMPOSE_FILE, "--profile", "generator", "config", "-q"],
-                            env=env, capture_output=True, text=True, cwd=REPO)
+    return env
+
+
+def test_the_offline_override_replaces_every_third_party_image_and_every_base(compose):
+    docker_compose = shutil.which("docker-compose")
+    if docker_compose is None:
+        pytest.fail("docker-compose (Debian's package) is not installed: .ci/run installs it")
+    result = subprocess.run([docker_compose, "-f", COMPOSE_FILE, "-f", os.path.join(REPO, "docker-compose.offline.yml"),
+                             "--profile", "generator", "config"], env=env_example(), capture_output=True, text=True,
+                            cwd=REPO)
     assert result.returncode == 0, result.stderr
+    merged = yaml.safe_load(result.stdout)["services"]
+    assert set(merged) == set(compose["services"])
+    with open(os.path.join(REPO, "runners", "Dockerfile")) as f:
+        bases = set(re.findall(r"^ARG (\w+_IMAGE)=", f.read(), re.MULTILINE))
+    for name, service in merged.items():
+        if "build" in service:  # the project's images: every base image a stand-in
+            assert set(service["build"].get("args", {})) == bases, name
+            assert all(v.startswith("click-offline/") for v in service["build"]["args"].values()), name
+        else:
+            assert service["image"].startswith("click-offline/"), f"{name} keeps {service['image']}"
+            built = os.path.join(REPO, "runners", "offline", "build.sh")
+            with open(built) as f:
+                assert f" {service['image']} " in f.read(), f"runners/offline/build.sh does not build {service['image']}"
+    # ClickHouse 18.16 needs clickhouse-jdbc told its version: the pipeline's URL says so.
+    assert "server_version=" in merged["airflow-worker"]["environment"]["CLICK_CLICKHOUSE_JDBC_URL"]
 
 
 def test_every_image_tag_is_pinned(compose):
@@ -79,9 +112,12 @@ def test_every_long_running_service_has_a_healthcheck(compose):
         assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
 
 
-def test_only_the_uis_are_published_and_only_on_loopback(compose):
+def test_only_the_uis_and_kafkas_host_listener_are_published_and_only_on_loopback(compose):
     published = {name: service["ports"] for name, service in compose["services"].items() if "ports" in service}
-    assert published == {name: [port] for name, port in UIS.items()}
+    assert published == {name: [port] for name, port in PUBLISHED.items()}
+    # The host listener advertises the port it is published on.
+    assert "HOST://127.0.0.1:${KAFKA_HOST_PORT:-29092}" in compose["services"]["kafka"]["environment"][
+        "KAFKA_ADVERTISED_LISTENERS"]
     for ports in published.values():
         assert all(str(p).startswith("127.0.0.1:") for p in ports)
 
