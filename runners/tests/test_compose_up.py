@@ -1,0 +1,270 @@
+"""The seed's walk-through of docker-compose.yml, for real: `docker-compose up -d` on a Docker daemon, every service
+healthy, Airflow's API lists streaming_pipeline and runs it on its schedule and by trigger with every task `success`,
+the aggregation ran on the Compose Flink cluster, ClickHouse's FINAL view equals the generator's oracle for the minutes
+it settled, Kafka's console consumer inside the kafka container reads the aggregates, the dashboard serves them. Then
+`down` and `up -d` again (volumes kept, as after a VM restart), `restart flink-taskmanager` while a job runs, and
+`down -v`, which must leave nothing behind.
+
+Needs a Docker daemon (DOCKER_HOST); without one the test is skipped and says so. COMPOSE_OVERRIDE names the override
+file (default docker-compose.offline.yml: this project's machines reach no image registry; set it empty to run the
+official images), and with it runners/offline/build.sh builds the stand-ins first.
+"""
+import base64
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+OVERRIDE = os.environ.get("COMPOSE_OVERRIDE", "docker-compose.offline.yml")
+HEALTHY_WITHIN = 600  # seconds from `up -d` to every service healthy, on a 2-core machine (README, Docker Compose)
+LONG_RUNNING = ["kafka", "clickhouse", "flink-jobmanager", "flink-taskmanager", "postgres", "redis",
+                "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker",
+                "dashboard"]
+ONE_SHOT = ["kafka-init", "flink-state-init", "airflow-init"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def docker_available():
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class Compose:
+    def __init__(self, tmp):
+        self.project = "clicktest" + uuid.uuid4().hex[:8]
+        self.ports = {"AIRFLOW_PORT": free_port(), "FLINK_UI_PORT": free_port(), "DASHBOARD_PORT": free_port(),
+                      "KAFKA_HOST_PORT": free_port()}
+        self.secrets = {"CLICKHOUSE_USER": "clicks", "CLICKHOUSE_PASSWORD": uuid.uuid4().hex,
+                        "POSTGRES_PASSWORD": uuid.uuid4().hex, "AIRFLOW_ADMIN_PASSWORD": uuid.uuid4().hex,
+                        "AIRFLOW_JWT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex}
+        self.env_file = os.path.join(tmp, "compose.env")
+        with open(self.env_file, "w") as f:
+            for key, value in {**self.ports, **self.secrets, "COMPOSE_PROJECT_NAME": self.project,
+                               "CLICK_GENERATE": "true"}.items():
+                f.write(f"{key}={value}\n")
+        self.files = ["-f", "docker-compose.yml"] + (["-f", OVERRIDE] if OVERRIDE else [])
+
+    def __call__(self, *args, timeout=900, check=True):
+        command = ["docker-compose", "--env-file", self.env_file, "-p", self.project, *self.files, *args]
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return result.stdout
+
+    def container(self, service):
+        ids = self("ps", "-q", service).split()
+        assert ids, f"no container for {service}"
+        return ids[0]
+
+    def state(self, service):
+        info = json.loads(subprocess.run(["docker", "inspect", self.container(service)], capture_output=True,
+                                         text=True, check=True).stdout)[0]["State"]
+        return info.get("Health", {}).get("Status") or info["Status"], info.get("ExitCode")
+
+    def all_healthy(self):
+        states = {s: self.state(s) for s in LONG_RUNNING}
+        done = {s: self.state(s) for s in ONE_SHOT}
+        failed = {s: st for s, st in done.items() if st[0] == "exited" and st[1] != 0}
+        assert not failed, f"one-shot services failed: {failed}\n" + self("logs", "--tail=40", *failed, check=False)
+        return all(st[0] == "healthy" for st in states.values()) and all(
+            st == ("exited", 0) for st in done.values()), states
+
+    def wait_healthy(self, timeout):
+        started = time.monotonic()
+        states = None
+        while time.monotonic() - started < timeout:
+            ok, states = self.all_healthy()
+            if ok:
+                return time.monotonic() - started
+            time.sleep(5)
+        unhealthy = [s for s, st in states.items() if st[0] != "healthy"]
+        pytest.fail(f"not healthy within {timeout} s: {states}\n" + self("logs", "--tail=60", *unhealthy, check=False))
+
+    def clickhouse(self, sql):
+        """A query run by the ClickHouse container's own client, as the Compose user."""
+        return self("exec", "-T", "clickhouse", "clickhouse-client", "--user", self.secrets["CLICKHOUSE_USER"],
+                    "--password", self.secrets["CLICKHOUSE_PASSWORD"], "--query", sql)
+
+
+class Airflow:
+    def __init__(self, compose):
+        self.base = f"http://127.0.0.1:{compose.ports['AIRFLOW_PORT']}"
+        self.password = compose.secrets["AIRFLOW_ADMIN_PASSWORD"]
+        self.token = None
+
+    def request(self, method, path, body=None):
+        if self.token is None:
+            request = urllib.request.Request(self.base + "/auth/token", method="POST",
+                                             data=json.dumps({"username": "admin", "password": self.password}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            self.token = json.load(urllib.request.urlopen(request, timeout=30))["access_token"]
+        request = urllib.request.Request(self.base + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {self.token}"})
+        return json.load(urllib.request.urlopen(request, timeout=30))
+
+    def runs(self):
+        return self.request("GET", "/api/v2/dags/streaming_pipeline/dagRuns?order_by=-logical_date&limit=50")[
+            "dag_runs"]
+
+    def tasks(self, run_id):
+        quoted = urllib.parse.quote(run_id, safe="")
+        return {t["task_id"]: t["state"] for t in self.request(
+            "GET", f"/api/v2/dags/streaming_pipeline/dagRuns/{quoted}/taskInstances")["task_instances"]}
+
+    def wait_for_run(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs()
+            failed = [r for r in runs if r["state"] == "failed"]
+            assert not failed, f"DAG runs failed: {[(r['dag_run_id'], self.tasks(r['dag_run_id'])) for r in failed]}"
+            done = [r for r in runs if r["state"] == "success" and predicate(r)]
+            if done:
+                return done[0]
+            time.sleep(10)
+        pytest.fail(f"no successful {what} within {timeout} s: {[(r['dag_run_id'], r['state']) for r in self.runs()]}")
+
+
+def flink_jobs(compose):
+    url = f"http://127.0.0.1:{compose.ports['FLINK_UI_PORT']}/jobs/overview"
+    return json.load(urllib.request.urlopen(url, timeout=10))["jobs"]
+
+
+def settled_mark(compose):
+    out = compose.clickhouse("SELECT max(settled_to) FROM analytics.product_clicks_settled "
+                             "WHERE input_topic = 'clicks'")
+    return int(out.strip() or 0)
+
+
+def oracle_equals_final(compose, start_ms, end_ms):
+    """Every oracle the generator kept for a minute in [start, end) against ClickHouse's FINAL view of that minute."""
+    listing = compose("exec", "-T", "airflow-worker", "ls", "/opt/airflow/oracles/clicks").split()
+    compared = 0
+    for name in listing:
+        lo, hi = (int(x) for x in name.removesuffix(".json").split("-"))
+        if not name.endswith(".json") or lo < start_ms or hi > end_ms:
+            continue
+        oracle = json.loads(compose("exec", "-T", "airflow-worker", "cat", f"/opt/airflow/oracles/clicks/{name}"))
+        expected = {(int(p), int(w)): int(c) for p, w, c in oracle_cells(oracle)}
+        rows = compose.clickhouse(
+            f"SELECT product_id, timestamp, count FROM analytics.product_clicks FINAL "
+            f"WHERE timestamp >= {lo} AND timestamp < {hi} FORMAT TSV")
+        actual = {(int(p), int(w)): int(c) for p, w, c in (line.split("\t") for line in rows.splitlines())}
+        assert actual == expected, f"minute {name}: {len(actual)} cells in ClickHouse, {len(expected)} in the oracle"
+        compared += 1
+    return compared
+
+
+def oracle_cells(oracle):
+    import sys
+    sys.path.insert(0, os.path.join(REPO, "airflow", "dags"))
+    import click_checks
+    return [(p, w, c) for (p, w), c in click_checks.expected_counts(oracle).items()]
+
+
+@pytest.fixture(scope="module")
+def compose(tmp_path_factory):
+    if not docker_available():
+        pytest.skip("SKIPPED, NOT RUN: no Docker daemon answers (start one: ../shared/docker/dockerd.sh start, "
+                    "then export DOCKER_HOST); the Compose walk-through needs it")
+    c = Compose(str(tmp_path_factory.mktemp("compose")))
+    if OVERRIDE == "docker-compose.offline.yml":
+        subprocess.run([os.path.join(REPO, "runners", "offline", "build.sh")], cwd=REPO, check=True, timeout=3600)
+    started = time.monotonic()
+    c("build", timeout=3600)
+    print(f"compose: images built in {time.monotonic() - started:.0f} s")
+    try:
+        yield c
+    finally:
+        c("down", "-v", "--remove-orphans", check=False, timeout=300)
+
+
+def test_the_seeds_walk_through(compose):
+    started = time.monotonic()
+    compose("up", "-d")
+    took = compose.wait_healthy(HEALTHY_WITHIN)
+    print(f"compose: every service healthy {took:.0f} s after up -d "
+          f"({time.monotonic() - started:.0f} s with up itself)")
+    print(compose("ps"))
+    airflow = Airflow(compose)
+    dags = [d["dag_id"] for d in airflow.request("GET", "/api/v2/dags")["dags"]]
+    assert "streaming_pipeline" in dags
+
+    # On its schedule: unpaused at creation, a run every minute.
+    scheduled = airflow.wait_for_run(lambda r: r["run_type"] == "scheduled", 600, "scheduled run")
+    assert set(airflow.tasks(scheduled["dag_run_id"]).values()) == {"success"}
+    # By trigger.
+    triggered = airflow.request("POST", "/api/v2/dags/streaming_pipeline/dagRuns", {"logical_date": None})
+    run = airflow.wait_for_run(lambda r: r["dag_run_id"] == triggered["dag_run_id"], 600, "triggered run")
+    assert set(airflow.tasks(run["dag_run_id"]).values()) == {"success"}
+
+    # The aggregation ran on the Compose Flink cluster.
+    assert any(j["state"] == "FINISHED" for j in flink_jobs(compose)), flink_jobs(compose)
+    # ClickHouse equals the oracle for the minutes settled so far.
+    mark = settled_mark(compose)
+    assert mark > 0
+    assert oracle_equals_final(compose, 0, mark) > 0
+    # Kafka's own console consumer, inside the kafka container, reads the aggregates.
+    aggregates = compose("exec", "-T", "kafka", "/opt/kafka/bin/kafka-console-consumer.sh", "--bootstrap-server",
+                         "localhost:9092", "--topic", "aggregation_clicks", "--from-beginning", "--max-messages", "5",
+                         "--timeout-ms", "30000")
+    assert len([line for line in aggregates.splitlines() if line.startswith("{")]) == 5, aggregates
+    # The dashboard serves them.
+    snapshot = json.load(urllib.request.urlopen(
+        f"http://127.0.0.1:{compose.ports['DASHBOARD_PORT']}/api/counts", timeout=30))
+    assert snapshot["windows"] and snapshot["settledTo"] >= mark, snapshot
+
+    # As after a VM restart: down (volumes kept), up again; the counts are there and no minute is lost.
+    before = compose.clickhouse("SELECT count() FROM analytics.product_clicks FINAL").strip()
+    compose("down")
+    compose("up", "-d")
+    compose.wait_healthy(HEALTHY_WITHIN)
+    assert int(compose.clickhouse("SELECT count() FROM analytics.product_clicks FINAL").strip()) >= int(before)
+    restarted_at = int(time.time() * 1000)
+    airflow = Airflow(compose)
+    airflow.wait_for_run(lambda r: r["run_type"] == "scheduled" and
+                         pendulum_ms(r["start_date"]) > restarted_at, 600, "scheduled run after the restart")
+    assert settled_mark(compose) > mark
+    assert oracle_equals_final(compose, 0, settled_mark(compose)) > 0
+
+    # The TaskManager restarted while a job runs: the counts stay exact.
+    deadline = time.monotonic() + 300
+    while not any(j["state"] == "RUNNING" for j in flink_jobs(compose)):
+        assert time.monotonic() < deadline, "no Flink job ran within 5 minutes"
+        time.sleep(1)
+    compose("restart", "flink-taskmanager")
+    compose.wait_healthy(HEALTHY_WITHIN)
+    after_restart = int(time.time() * 1000)
+    airflow.wait_for_run(lambda r: pendulum_ms(r["start_date"]) > after_restart, 600,
+                         "run after the TaskManager restart")
+    assert oracle_equals_final(compose, 0, settled_mark(compose)) > 0
+
+    # down -v leaves nothing behind.
+    compose("down", "-v", "--remove-orphans")
+    label = f"label=com.docker.compose.project={compose.project}"
+    for kind in ("container", "volume", "network"):
+        left = subprocess.run(["docker", kind, "ls", "-q", "--filter", label] + (["-a"] if kind == "container" else []),
+                              capture_output=True, text=True, check=True).stdout.split()
+        assert not left, f"{kind}s left behind: {left}"
+
+
+def pendulum_ms(iso):
+    from datetime import datetime
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
