@@ -8,7 +8,9 @@ margin, rounded up to whole minutes (2 minutes by default). The mark lives besid
 overran, failed, or never ran (Airflow down, the DAG paused) leaves its minutes to the next run, which settles them.
 A backlog longer than SETTLE_BOUND is settled SETTLE_BOUND at a time, and verify_counts fails while a minute older
 than the bound is unsettled. The first run starts the mark at its own settled minute: nothing older is backfilled.
-A settled minute is never counted again, so re-running or backfilling a date changes nothing that is settled.
+A settled minute is never counted again, so re-running or backfilling a date changes nothing that is settled. A run
+triggered by hand with no logical date (Airflow 3's default) counts the minute that ended last before it, as if it were
+that minute's scheduled run.
 Rejected records are dead-lettered once, by the run that judges them.
 
     ensure_schema >> generate_clicks >> aggregate_clicks >> verify_counts
@@ -102,10 +104,11 @@ def _seconds(iso_duration: str) -> float:
 SETTLE = SCHEDULE * math.ceil(
     (_seconds(ALLOWED_LATENESS) + _seconds(MAX_OUT_OF_ORDERNESS) + _seconds(DELIVERY_MARGIN))
     / SCHEDULE.total_seconds())
-_UTC = ".in_timezone('UTC').strftime('%Y-%m-%dT%H:%M:%SZ')"
-SETTLED_FROM = f"{{{{ data_interval_start.subtract(seconds={int(SETTLE.total_seconds())}){_UTC} }}}}"
-SETTLED_TO = f"{{{{ data_interval_end.subtract(seconds={int(SETTLE.total_seconds())}){_UTC} }}}}"
-EARLY_TO = f"{{{{ data_interval_end{_UTC} }}}}"
+TIMETABLE = CronDataIntervalTimetable("* * * * *", timezone="UTC")
+# Rendered by the click_time macro (below) from the run's interval, so a run with no data interval renders too.
+SETTLED_FROM = f"{{{{ click_time(dag_run, 'start', {int(SETTLE.total_seconds())}) }}}}"
+SETTLED_TO = f"{{{{ click_time(dag_run, 'end', {int(SETTLE.total_seconds())}) }}}}"
+EARLY_TO = "{{ click_time(dag_run, 'end') }}"
 
 SINK_OPTIONS = {
     "bootstrapServers": KAFKA_BOOTSTRAP,
@@ -144,9 +147,27 @@ def _java(main_class_or_jar: list[str], args: list[str], heap: str) -> None:
     subprocess.run(command, check=True)
 
 
+def _run_interval(dag_run) -> tuple[pendulum.DateTime, pendulum.DateTime]:
+    """The minute a run counts. A run triggered with no logical date (Airflow 3's default in the UI, the REST API and
+    `airflow dags trigger`) has no data interval: it takes the one Airflow's timetable infers for a manual run, the
+    schedule minute that ended last before it was triggered. It then does what that minute's scheduled run does, and
+    doing it twice is harmless: a minute's clicks are generated once, and a settled minute is never counted again."""
+    start, end = dag_run.data_interval_start, dag_run.data_interval_end
+    if start is None or end is None:
+        inferred = TIMETABLE.infer_manual_data_interval(run_after=pendulum.instance(dag_run.run_after))
+        start, end = inferred.start, inferred.end
+    return pendulum.instance(start).in_timezone("UTC"), pendulum.instance(end).in_timezone("UTC")
+
+
+def _click_time(dag_run, edge: str, minus_seconds: int = 0) -> str:
+    """The macro click_time: the start or end of the run's interval, less some seconds, as the pipeline reads it."""
+    start, end = _run_interval(dag_run)
+    return {"start": start, "end": end}[edge].subtract(seconds=minus_seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _interval_ms(context) -> tuple[int, int]:
-    return (int(context["data_interval_start"].timestamp() * 1000),
-            int(context["data_interval_end"].timestamp() * 1000))
+    start, end = _run_interval(context["dag_run"])
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
 def _oracle_path(start_ms: int, end_ms: int) -> str:
@@ -173,7 +194,7 @@ def _generate_clicks(**context) -> str:
     _java(["-jar", GENERATOR_JAR], [
         "--bootstrap-servers", KAFKA_BOOTSTRAP, *(["--command-config", KAFKA_PROPERTIES] if KAFKA_PROPERTIES else []),
         "--topic", INPUT_TOPIC,
-        "--start", context["data_interval_start"].in_timezone("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--start", _click_time(context["dag_run"], "start"),
         "--duration", f"PT{(end_ms - start_ms) // 1000}S", "--rate", GENERATOR_RATE,
         "--popularity", "zipf:1.1", "--late-fraction", "0.05", "--late-delay", "PT90S",
         "--malformed-fraction", "0.01", "--seed", str(start_ms),
@@ -247,7 +268,7 @@ def _java_heap(context) -> None:
 with DAG(
     dag_id="streaming_pipeline",
     description="Count clicks per product per minute with the Beam pipeline; Kafka + ClickHouse",
-    schedule=CronDataIntervalTimetable("* * * * *", timezone="UTC"),
+    schedule=TIMETABLE,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -256,6 +277,7 @@ with DAG(
                               description="generate the interval's clicks (and keep their oracle) before counting")},
     tags=["clicks", "beam", "kafka", "clickhouse"],
     doc_md=__doc__,
+    user_defined_macros={"click_time": _click_time},
 ) as dag:
     ensure_schema = PythonOperator(
         task_id="ensure_schema", python_callable=_ensure_schema, **SERVICE_TASK_ARGS)

@@ -3,6 +3,7 @@ import builtins
 import importlib.util
 import socket
 import subprocess
+from types import SimpleNamespace
 
 import pendulum
 import pytest
@@ -70,9 +71,24 @@ def test_tasks_that_talk_to_services_retry_with_a_delay(dag):
         assert task.retry_delay.total_seconds() >= 10, task_id
 
 
-def render_options(task, logical_date):
-    start = pendulum.instance(logical_date)
-    context = {"data_interval_start": start, "data_interval_end": start.add(minutes=1), "logical_date": start}
+def scheduled_run(start):
+    """The dag_run of the scheduled run for [start, start + 1 min), as a task sees it (the fields the DAG reads)."""
+    start = pendulum.instance(start)
+    return SimpleNamespace(data_interval_start=start, data_interval_end=start.add(minutes=1),
+                           run_after=start.add(minutes=1), logical_date=start)
+
+
+def manual_run(run_after):
+    """A run triggered with no logical date (Airflow 3's default): no data interval, no logical date."""
+    return SimpleNamespace(data_interval_start=None, data_interval_end=None, run_after=run_after, logical_date=None)
+
+
+def render_options(task, logical_date=None, dag_run=None):
+    dag_run = dag_run or scheduled_run(logical_date)
+    context = {"dag_run": dag_run}
+    if dag_run.data_interval_start is not None:  # as Airflow's task runner builds it: the keys exist only then
+        context.update(data_interval_start=dag_run.data_interval_start, data_interval_end=dag_run.data_interval_end,
+                       logical_date=dag_run.logical_date)
     return task.render_template(task.pipeline_options, context)
 
 
@@ -123,6 +139,27 @@ def test_the_settled_minute_follows_the_allowed_lateness(monkeypatch):
     assert load_module("streaming_pipeline_long_lateness").SETTLE.total_seconds() == 180
 
 
+def test_a_run_triggered_with_no_logical_date_counts_the_minute_that_ended_last(dag, monkeypatch, tmp_path):
+    # The UI's, the REST API's and `airflow dags trigger`'s default: Airflow 3 gives such a run no data interval.
+    task = dag.get_task("aggregate_clicks")
+    triggered = render_options(task, dag_run=manual_run(pendulum.datetime(2026, 11, 26, 10, 1, 27, tz="UTC")))
+    assert triggered == render_options(task, pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC"))
+    # On the minute itself, that minute has just ended.
+    assert render_options(task, dag_run=manual_run(pendulum.datetime(2026, 11, 26, 10, 1, tz="UTC"))) == triggered
+    # Generation writes that minute's clicks (once) under that minute's oracle.
+    module = load_module("streaming_pipeline_manual")
+    commands = []
+    monkeypatch.setattr(module, "_java", lambda main, args, heap: commands.append(args))
+    monkeypatch.setattr(module, "ORACLE_DIR", str(tmp_path))
+    monkeypatch.setattr(module.os, "replace", lambda a, b: None)
+    oracle = module._generate_clicks(params={"generate": True},
+                                     dag_run=manual_run(pendulum.datetime(2026, 11, 26, 10, 1, 27, tz="UTC")))
+    start_ms = int(pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC").timestamp() * 1000)
+    assert oracle == str(tmp_path / "clicks" / f"{start_ms}-{start_ms + 60_000}.json")
+    assert commands[0][commands[0].index("--start") + 1] == "2026-11-26T10:00:00Z"
+    assert commands[0][commands[0].index("--duration") + 1] == "PT60S"
+
+
 def test_a_non_utc_logical_date_is_rendered_in_utc(dag):
     options = render_options(dag.get_task("aggregate_clicks"),
                              pendulum.datetime(2026, 11, 26, 11, 0, tz="Europe/Paris"))
@@ -163,7 +200,6 @@ def test_a_kafka_properties_file_reaches_every_kafka_client_by_path_only(monkeyp
     start = pendulum.datetime(2026, 11, 26, 10, 0, tz="UTC")
     monkeypatch.setattr(module, "ORACLE_DIR", str(tmp_path / "oracles"))
     monkeypatch.setattr(module.os, "replace", lambda a, b: None)
-    module._generate_clicks(params={"generate": True}, data_interval_start=start,
-                            data_interval_end=start.add(minutes=1))
+    module._generate_clicks(params={"generate": True}, dag_run=scheduled_run(start))
     generator_args = commands[1]
     assert generator_args[generator_args.index("--command-config") + 1] == str(secrets)
