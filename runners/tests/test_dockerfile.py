@@ -131,3 +131,24 @@ def test_the_rules_catch_a_bad_dockerfile(tmp_path, monkeypatch):
         test_copy_not_add_absolute_workdir_no_sudo(str(bad))
     with pytest.raises(AssertionError):
         test_exec_form_entrypoint_and_cmd(str(bad))
+
+
+# What each official image declares (its Dockerfile upstream), which the stand-in must declare alike: a service's
+# `command:` replaces CMD and is handed to ENTRYPOINT, so both decide what a Compose file's command words do.
+# apache/kafka's ENTRYPOINT is its base image's (eclipse-temurin's certificate pass-through, which execs its
+# arguments): the stand-in has none, which behaves the same.
+OFFICIAL_ENTRY_POINTS = {
+    "kafka": (None, '["/etc/kafka/docker/run"]'),
+    "flink": ('["/docker-entrypoint.sh"]', '["help"]'),
+    "clickhouse": ('["/entrypoint.sh"]', None),
+    "postgres": ('["docker-entrypoint.sh"]', '["postgres"]'),
+    "redis": ('["docker-entrypoint.sh"]', '["redis-server"]'),
+    "airflow": ('["/usr/bin/dumb-init", "--", "/entrypoint"]', "[]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_ENTRY_POINTS))
+def test_each_stand_in_has_its_official_images_entry_point_and_command(name):
+    final = stages(os.path.join(REPO, "runners", "offline", name, "Dockerfile"))[-1][1]
+    declared = {op: args for op, args in final if op in ("ENTRYPOINT", "CMD")}
+    assert (declared.get("ENTRYPOINT"), declared.get("CMD")) == OFFICIAL_ENTRY_POINTS[name]

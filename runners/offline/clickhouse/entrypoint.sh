@@ -13,7 +13,12 @@ DB="${CLICKHOUSE_DB:-}"
 drop_privs() { if [[ "$(id -u)" == 0 ]]; then exec gosu clickhouse "$@"; else exec "$@"; fi; }
 xml_escape() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' <<< "$1"; }
 
-if [[ "${1:-}" != clickhouse-server && "${1:-}" != "" ]]; then exec "$@"; fi
+# As the official entrypoint: no arguments or only --options run the server (the options passed on to it); anything
+# else is a command of its own.
+server_args=()
+if [[ $# -eq 0 || "${1:-}" == --* ]]; then server_args=("$@");
+elif [[ "$1" == clickhouse-server ]]; then shift; server_args=("$@");
+else exec "$@"; fi
 
 if [[ "$(id -u)" == 0 ]]; then
   mkdir -p "$DATA" /var/log/clickhouse-server
@@ -60,4 +65,4 @@ if $first_start && { [[ -n "$DB" ]] || [[ -n "$(ls -A /docker-entrypoint-initdb.
   kill "$pid"; wait "$pid" || true
 fi
 
-drop_privs clickhouse-server --config-file=/etc/clickhouse-server/config.xml
+drop_privs clickhouse-server --config-file=/etc/clickhouse-server/config.xml "${server_args[@]}"
