@@ -16,6 +16,32 @@ GENERATOR_JAR = os.path.join(REPO, "generator", "target", "click-generator-bundl
 PIPELINE_JAR = os.path.join(REPO, "pipeline", "target", "click-pipeline-bundled-0.1.0-SNAPSHOT.jar")
 
 
+# scripts/test.sh --full (CLICK_TEST_FULL=1): the runner matrix in full. The default run runs every test, but a test
+# whose FlinkRunner variant repeats what the Compose walk-through runs on Flink runs once, on the DirectRunner, when a
+# Docker daemon is there to run the walk-through.
+FULL_MATRIX = os.environ.get("CLICK_TEST_FULL") == "1"
+
+
+def docker_answers() -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def runner_params(duplicated_by):
+    """DirectRunner and FlinkRunner as pytest params; outside the full matrix the FlinkRunner one is skipped, saying
+    so, when `duplicated_by` (a test on Docker that runs the same on Flink) can run."""
+    import pytest
+
+    covered = not FULL_MATRIX and docker_answers()
+    return ["DirectRunner", pytest.param("FlinkRunner", marks=pytest.mark.skipif(
+        covered, reason=f"SKIPPED outside the full matrix (scripts/test.sh --full): {duplicated_by} runs this on a "
+                        f"Flink session cluster"))]
+
+
 def require_stack(runner):
     """Fail (never skip) a test of the DAG against the local stack when the stack or the jars the DAG runs are not
     there, saying how to get them."""

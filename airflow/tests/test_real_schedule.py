@@ -25,7 +25,7 @@ import pendulum
 import pytest
 
 import click_checks
-from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, GENERATOR_JAR, REPO, require_stack
+from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, GENERATOR_JAR, REPO, require_stack, runner_params
 
 STACK_DIR = os.environ.get("STACK_DIR", os.path.join(REPO, ".local-stack"))
 KAFKA = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -40,7 +40,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(params=["DirectRunner", "FlinkRunner"])
+@pytest.fixture(params=runner_params("runners/tests/test_compose_up.py (Airflow's real scheduler, Celery, the DAG on "
+                                     "Compose's Flink cluster, Airflow and a TaskManager stopped mid-run)"))
 def env(request, tmp_path_factory):
     runner = request.param
     require_stack(runner)
