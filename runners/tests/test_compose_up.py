@@ -228,6 +228,10 @@ def test_the_seeds_walk_through(compose):
     # On its schedule: unpaused at creation, a run every minute.
     scheduled = airflow.wait_for_run(lambda r: r["run_type"] == "scheduled", 600, "scheduled run")
     assert set(airflow.tasks(scheduled["dag_run_id"]).values()) == {"success"}
+    # What each container holds while the DAG runs (README, Docker Compose).
+    stats = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}\t{{.CPUPerc}}",
+                            *compose("ps", "-q").split()], capture_output=True, text=True, timeout=120).stdout
+    print("compose: docker stats during a run\n" + stats)
     # By trigger.
     triggered = airflow.request("POST", "/api/v2/dags/streaming_pipeline/dagRuns", {"logical_date": None})
     run = airflow.wait_for_run(lambda r: r["dag_run_id"] == triggered["dag_run_id"], 600, "triggered run")
