@@ -4,7 +4,7 @@ stack, while bounded runs of the real pipeline write known data. What a person w
 oracle: the chart's series (top products over the windows shown), the newest window's table with its pane, the dead
 letters per window; and the page must move on by itself when a later window arrives.
 
-DASHBOARD_SCREENSHOT=path/to.png saves the page as the README shows it (the committed docs/dashboard.png)."""
+DASHBOARD_SCREENSHOT=path/to.png saves the page as docs/dashboard.md shows it (the committed docs/dashboard.png)."""
 import json
 import os
 import re

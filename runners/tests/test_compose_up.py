@@ -25,7 +25,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 OVERRIDE = os.environ.get("COMPOSE_OVERRIDE", "docker-compose.offline.yml")
-HEALTHY_WITHIN = 600  # seconds from `up -d` to every service healthy, on a 2-core machine (README, Docker Compose)
+HEALTHY_WITHIN = 600  # seconds from `up -d` to every service healthy, on a 2-core machine (docs/compose.md)
 LONG_RUNNING = ["kafka", "clickhouse", "flink-jobmanager", "flink-taskmanager", "postgres", "redis",
                 "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker",
                 "dashboard"]
@@ -228,7 +228,7 @@ def test_the_seeds_walk_through(compose):
     # On its schedule: unpaused at creation, a run every minute.
     scheduled = airflow.wait_for_run(lambda r: r["run_type"] == "scheduled", 600, "scheduled run")
     assert set(airflow.tasks(scheduled["dag_run_id"]).values()) == {"success"}
-    # What each container holds while the DAG runs (README, Docker Compose).
+    # What each container holds while the DAG runs (docs/compose.md).
     stats = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}\t{{.CPUPerc}}",
                             *compose("ps", "-q").split()], capture_output=True, text=True, timeout=120).stdout
     print("compose: docker stats during a run\n" + stats)

@@ -128,8 +128,9 @@ class ContinuousRunIT {
       assertThat("dead-lettered as window_closed", windowClosed, greaterThan(0L));
 
       // Panes, the same on every runner: a window's first firing at the watermark is ON_TIME, each later one LATE,
-      // with increasing indexes (the aggregates may reach the topic out of order, see the README's contract). Whether
-      // a late click arrives after its window fired depends on the runner's watermark pace: late panes may be none.
+      // with increasing indexes (the aggregates may reach the topic out of order: docs/semantics.md, "Aggregate").
+      // Whether a late click arrives after its window fired depends on the runner's watermark pace: late panes may be
+      // none.
       Map<List<Long>, java.util.TreeMap<Long, String>> panes = new HashMap<>();
       for (ConsumerRecord<byte[], byte[]> r : LocalStack.readAll(AGGREGATES)) {
         com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.value());

@@ -298,9 +298,9 @@ final class LocalStack {
    * Waits until each of the exactly-once sinks' topics holds a committed record and a checkpoint taken after that has
    * completed. KafkaIO's exactly-once writer keeps an id of its own in the job's state and beside its first commit in
    * Kafka; a job restored from a checkpoint older than that commit finds the id in Kafka but not in its state and
-   * refuses to write ("Kafka metadata exists for shard 0, but there is no stored state"), on every restart (README,
-   * faults on the session cluster). A fault test on Flink starts its fault past that window, where every job but a
-   * new one is.
+   * refuses to write ("Kafka metadata exists for shard 0, but there is no stored state"), on every restart
+   * (docs/flink.md, the exactly-once sink). A fault test on Flink starts its fault past that window, where every job
+   * but a new one is.
    */
   static void awaitExactlyOnceSinksCheckpointed(String jobName, String... topics)
       throws IOException, InterruptedException {
