@@ -2,6 +2,7 @@
 # Creates (or brings up to date) the Python virtualenv Airflow runs in: .venv-airflow, from airflow/requirements.txt
 # pinned by airflow/constraints.txt. Prints the venv's path. Needs python3 (3.11) with the venv module.
 set -euo pipefail
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above, nothing run
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${AIRFLOW_VENV:-$repo/.venv-airflow}"
 stamp="$venv/.installed-from"

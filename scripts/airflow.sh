@@ -8,6 +8,7 @@
 # The DAG starts unpaused and runs every minute: each run generates that minute's clicks, counts them and verifies
 # ClickHouse against the generator's oracle. CLICK_GENERATE=false turns generation off.
 set -euo pipefail
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above, nothing run
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 STACK_DIR="${STACK_DIR:-$repo/.local-stack}"

@@ -10,6 +10,7 @@
 # DEMO_RUNNER: direct (default), flink-local (the FlinkRunner's embedded [local] cluster, in the pipeline's JVM) or
 # flink (the local stack's Flink session cluster: the job shows on http://127.0.0.1:8081).
 set -euo pipefail
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above, nothing run
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"

@@ -5,6 +5,7 @@
 # beam-runners-flink-*), this installs the from-source build kept in ../shared/flink (see its README) into the local
 # repository. Idempotent; every script that builds the pipeline calls it first, CI too.
 set -euo pipefail
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above, nothing run
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 m2="${MAVEN_REPO:-$HOME/.m2/repository}"
 artifact=org.apache.beam:beam-runners-flink-1.19:2.71.0

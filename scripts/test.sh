@@ -11,17 +11,33 @@
 #   scripts/test.sh          every test; where two runners would run the same scenario twice, once
 #   scripts/test.sh --full   the runner matrix in full: also the integration tests on FlinkRunner [local] and the
 #                            real-scheduler test on the local Flink cluster (about 10 minutes more)
+#   scripts/test.sh --fast   the unit tier, no services started: the Java unit tests (mvn test) and the Python tests
+#                            marked neither `services` nor `docker` (pytest.ini)
 set -euo pipefail
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above, nothing run
 full=0
+fast=0
 case "${1:-}" in
   --full) full=1 ;;
+  --fast) fast=1 ;;
   "") ;;
-  *) echo "usage: scripts/test.sh [--full]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [--full|--fast]" >&2; exit 2 ;;
 esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 stack="$repo/services/local-stack.sh"
+
+if ((fast)); then
+  start=$SECONDS
+  "$repo/scripts/flink-runner.sh"
+  mvn -B test
+  venv="$("$repo/scripts/airflow-venv.sh")"
+  "$venv/bin/python" -m pytest -q -rs -p no:cacheprovider -m "not services and not docker" \
+    airflow/tests runners/tests dashboard/tests
+  echo "test command: the unit tier passed in $((SECONDS - start)) s (every test: scripts/test.sh)"
+  exit 0
+fi
 
 started=0
 if ! "$stack" status >/dev/null 2>&1; then

@@ -10,6 +10,7 @@
 # from a source build where the Maven repository does not serve it) goes to the project images' Maven stage through
 # m2-extra/, which is empty for builds with internet.
 set -euo pipefail
+if [[ "${1:-}" == --help || "${1:-}" == -h ]]; then sed -n '2,/^set -/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above, nothing run
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 log() { echo "[offline-images] $*" >&2; }
