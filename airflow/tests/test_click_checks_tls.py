@@ -11,6 +11,8 @@ import pytest
 
 import click_checks
 
+pytestmark = pytest.mark.services
+
 HTTPS = os.environ.get("CLICK_CLICKHOUSE_HTTPS", "https://127.0.0.1:8443/")
 CA_FILE = os.environ.get("CLICK_CLICKHOUSE_CA_FILE", "")
 TABLE = f"analytics.tls_check_{format(int(time.time() * 1000), 'x')}"

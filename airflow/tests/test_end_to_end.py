@@ -19,6 +19,8 @@ import pytest
 import click_checks
 from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, REPO, require_stack
 
+pytestmark = pytest.mark.services
+
 RUN = format(int(time.time() * 1000), "x")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 USER = f"e2e_{RUN}"

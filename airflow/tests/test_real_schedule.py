@@ -27,6 +27,8 @@ import pytest
 import click_checks
 from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, GENERATOR_JAR, REPO, require_stack, runner_params
 
+pytestmark = pytest.mark.services
+
 STACK_DIR = os.environ.get("STACK_DIR", os.path.join(REPO, ".local-stack"))
 KAFKA = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")

@@ -21,6 +21,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "airflow", "dags"))
 import click_checks  # noqa: E402
 
+pytestmark = pytest.mark.services
+
 RUN = format(int(time.time() * 1000), "x")
 KAFKA = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 CLICKHOUSE = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")

@@ -22,6 +22,8 @@ import uuid
 
 import pytest
 
+pytestmark = pytest.mark.docker
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 OVERRIDE = os.environ.get("COMPOSE_OVERRIDE", "docker-compose.offline.yml")
