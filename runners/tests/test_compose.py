@@ -51,13 +51,19 @@ def test_the_schema_check_catches_a_broken_file(compose, schema):
 
 
 def test_docker_compose_parses_it_with_the_env_example_keys():
+    compose_config([COMPOSE_FILE], "-q")
+
+
+def compose_config(files, *options):
+    """`docker-compose config` of these files with the keys of .env.example, as Compose 1.29 merges them; fails the
+    test if it refuses them."""
     docker_compose = shutil.which("docker-compose")
     if docker_compose is None:
         pytest.fail("docker-compose (Debian's package) is not installed: .ci/run installs it")
-    env = env_example()
-    result = subprocess.run([docker_compose, "-f", COMPOSE_FILE, "--profile", "generator", "config", "-q"],
-                            env=env, capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run([docker_compose, *(a for f in files for a in ("-f", f)), "--profile", "generator",
+                             "config", *options], env=env_example(), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def env_example():
@@ -71,26 +77,20 @@ def env_example():
 
 
 def test_the_offline_override_replaces_every_third_party_image_and_every_base(compose):
-    docker_compose = shutil.which("docker-compose")
-    if docker_compose is None:
-        pytest.fail("docker-compose (Debian's package) is not installed: .ci/run installs it")
-    result = subprocess.run([docker_compose, "-f", COMPOSE_FILE, "-f", os.path.join(REPO, "docker-compose.offline.yml"),
-                             "--profile", "generator", "config"], env=env_example(), capture_output=True, text=True,
-                            cwd=REPO)
-    assert result.returncode == 0, result.stderr
-    merged = yaml.safe_load(result.stdout)["services"]
+    merged = yaml.safe_load(compose_config([COMPOSE_FILE, os.path.join(REPO, "docker-compose.offline.yml")]))[
+        "services"]
     assert set(merged) == set(compose["services"])
     with open(os.path.join(REPO, "runners", "Dockerfile")) as f:
         bases = set(re.findall(r"^ARG (\w+_IMAGE)=", f.read(), re.MULTILINE))
+    with open(os.path.join(REPO, "runners", "offline", "build.sh")) as f:
+        built = f.read()
     for name, service in merged.items():
         if "build" in service:  # the project's images: every base image a stand-in
             assert set(service["build"].get("args", {})) == bases, name
             assert all(v.startswith("click-offline/") for v in service["build"]["args"].values()), name
         else:
             assert service["image"].startswith("click-offline/"), f"{name} keeps {service['image']}"
-            built = os.path.join(REPO, "runners", "offline", "build.sh")
-            with open(built) as f:
-                assert f" {service['image']} " in f.read(), f"runners/offline/build.sh does not build {service['image']}"
+            assert f" {service['image']} " in built, f"runners/offline/build.sh does not build {service['image']}"
     # ClickHouse 18.16 needs clickhouse-jdbc told its version: the pipeline's URL says so.
     assert "server_version=" in merged["airflow-worker"]["environment"]["CLICK_CLICKHOUSE_JDBC_URL"]
 

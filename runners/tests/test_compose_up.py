@@ -9,23 +9,25 @@ Needs a Docker daemon (DOCKER_HOST); without one the test is skipped and says so
 file (default docker-compose.offline.yml: this project's machines reach no image registry; set it empty to run the
 official images), and with it runners/offline/build.sh builds the stand-ins first.
 """
-import base64
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from datetime import datetime
 
 import pytest
 
-pytestmark = pytest.mark.docker
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "airflow", "dags"))
+import click_checks  # noqa: E402  (the DAG's own reading of an oracle)
+
+pytestmark = pytest.mark.docker
 OVERRIDE = os.environ.get("COMPOSE_OVERRIDE", "docker-compose.offline.yml")
 HEALTHY_WITHIN = 600  # seconds from `up -d` to every service healthy, on a 2-core machine (docs/compose.md)
 LONG_RUNNING = ["kafka", "clickhouse", "flink-jobmanager", "flink-taskmanager", "postgres", "redis",
@@ -126,20 +128,20 @@ class Airflow:
         return self.request("GET", "/api/v2/dags/streaming_pipeline/dagRuns?order_by=-run_after&limit=50")[
             "dag_runs"]
 
+    def task_instances(self, run_id):
+        path = f"/api/v2/dags/streaming_pipeline/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
+        return path, self.request("GET", path)["task_instances"]
+
     def tasks(self, run_id):
-        quoted = urllib.parse.quote(run_id, safe="")
-        return {t["task_id"]: t["state"] for t in self.request(
-            "GET", f"/api/v2/dags/streaming_pipeline/dagRuns/{quoted}/taskInstances")["task_instances"]}
+        return {t["task_id"]: t["state"] for t in self.task_instances(run_id)[1]}
 
     def failure_logs(self, run_id):
         """The last lines of each failed task's log in a run: what a user would open in the UI."""
-        quoted = urllib.parse.quote(run_id, safe="")
+        path, instances = self.task_instances(run_id)
         logs = []
-        for t in self.request("GET", f"/api/v2/dags/streaming_pipeline/dagRuns/{quoted}/taskInstances")[
-                "task_instances"]:
+        for t in instances:
             if t["state"] == "failed":
-                content = self.request("GET", f"/api/v2/dags/streaming_pipeline/dagRuns/{quoted}/taskInstances/"
-                                              f"{t['task_id']}/logs/{t['try_number']}")["content"]
+                content = self.request("GET", f"{path}/{t['task_id']}/logs/{t['try_number']}")["content"]
                 lines = [e.get("event", "") + " " + str(e.get("error_detail") or "") if isinstance(e, dict) else str(e)
                          for e in content]
                 logs.append(f"--- {t['task_id']} try {t['try_number']}:\n" + "\n".join(lines[-30:])[-6000:])
@@ -181,8 +183,8 @@ def oracle_equals_final(compose, start_ms, end_ms):
         lo, hi = (int(x) for x in name.removesuffix(".json").split("-"))
         if lo < start_ms or hi > end_ms:
             continue
-        oracle = json.loads(compose("exec", "-T", "airflow-worker", "cat", f"/opt/airflow/oracles/clicks/{name}"))
-        expected = {(int(p), int(w)): int(c) for p, w, c in oracle_cells(oracle)}
+        expected = click_checks.expected_counts(json.loads(
+            compose("exec", "-T", "airflow-worker", "cat", f"/opt/airflow/oracles/clicks/{name}")))
         rows = compose.clickhouse(
             f"SELECT product_id, timestamp, count FROM analytics.product_clicks FINAL "
             f"WHERE timestamp >= {lo} AND timestamp < {hi} FORMAT TSV")
@@ -190,13 +192,6 @@ def oracle_equals_final(compose, start_ms, end_ms):
         assert actual == expected, f"minute {name}: {len(actual)} cells in ClickHouse, {len(expected)} in the oracle"
         compared += 1
     return compared
-
-
-def oracle_cells(oracle):
-    import sys
-    sys.path.insert(0, os.path.join(REPO, "airflow", "dags"))
-    import click_checks
-    return [(p, w, c) for (p, w), c in click_checks.expected_counts(oracle).items()]
 
 
 @pytest.fixture(scope="module")
@@ -269,9 +264,10 @@ def test_the_seeds_walk_through(compose):
     restarted_at = int(time.time() * 1000)
     airflow = Airflow(compose)
     airflow.wait_for_run(lambda r: r["run_type"] == "scheduled" and
-                         pendulum_ms(r["start_date"]) > restarted_at, 600, "scheduled run after the restart")
-    assert settled_mark(compose)[1] > mark
-    assert oracle_equals_final(compose, first, settled_mark(compose)[1]) > 0
+                         iso_ms(r["start_date"]) > restarted_at, 600, "scheduled run after the restart")
+    settled_to = settled_mark(compose)[1]
+    assert settled_to > mark
+    assert oracle_equals_final(compose, first, settled_to) > 0
 
     # The TaskManager restarted while a job runs: the counts stay exact.
     deadline = time.monotonic() + 300
@@ -281,7 +277,7 @@ def test_the_seeds_walk_through(compose):
     compose("restart", "flink-taskmanager")
     compose.wait_healthy(HEALTHY_WITHIN)
     after_restart = int(time.time() * 1000)
-    airflow.wait_for_run(lambda r: pendulum_ms(r["start_date"]) > after_restart, 600,
+    airflow.wait_for_run(lambda r: iso_ms(r["start_date"]) > after_restart, 600,
                          "run after the TaskManager restart")
     assert oracle_equals_final(compose, first, settled_mark(compose)[1]) > 0
 
@@ -294,6 +290,5 @@ def test_the_seeds_walk_through(compose):
         assert not left, f"{kind}s left behind: {left}"
 
 
-def pendulum_ms(iso):
-    from datetime import datetime
+def iso_ms(iso):
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
