@@ -1,6 +1,9 @@
 package dev.clickstream.pipeline;
 
 import dev.clickstream.pipeline.admin.SinkSetup;
+import dev.clickstream.pipeline.config.ClickCountOptions;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.launch.RunnerOptions;
 
 /**
  * Creates the Kafka topics and the ClickHouse database and table if they are missing, checks the live table against
@@ -12,7 +15,7 @@ public final class PrepareSinks {
 
   public static void main(String[] args) {
     try {
-      Settings settings = Settings.from(ClickCountPipeline.parseOptions(args));
+      Settings settings = Settings.from(RunnerOptions.parse(args));
       if (!settings.createSchema()) {
         throw new IllegalArgumentException("PrepareSinks creates the schema: do not pass --createSchema=false");
       }

@@ -4,6 +4,7 @@ import dev.clickstream.pipeline.io.ArrivalTimePolicy;
 import dev.clickstream.pipeline.io.ReadClicks;
 import dev.clickstream.pipeline.model.ClickRules;
 import dev.clickstream.pipeline.model.DeadLetter;
+import dev.clickstream.pipeline.model.Interval;
 import dev.clickstream.pipeline.model.WindowCount;
 import dev.clickstream.pipeline.transforms.CountClicksPerProduct;
 import java.nio.charset.StandardCharsets;
@@ -116,7 +117,7 @@ public class ClickCountPipelineTest {
   }
 
   private ClickCountPipeline.Counted count(TestStream<KafkaRecord<byte[], byte[]>> events,
-      Settings.@Nullable Interval interval, boolean bounded) {
+      @Nullable Interval interval, boolean bounded) {
     ClickRules rules = new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), interval);
     if (!bounded) {
       rules = rules.closingByReadTime(); // as ClickCountPipeline.build does
@@ -199,7 +200,7 @@ public class ClickCountPipelineTest {
   // what its partition already held, past its window's deadline. Dead-lettered as window_closed, not dropped unseen.
   @Test
   public void aClickReadAfterItsWindowClosedIsDeadLetteredNotDropped() {
-    Instant watermark = T0.plus(WINDOW).plus(LATENESS).plus(CountClicksPerProduct.WATERMARK_GRACE)
+    Instant watermark = T0.plus(WINDOW).plus(LATENESS).plus(ClickRules.WATERMARK_GRACE)
         .plus(Duration.standardMinutes(1));
     TestStream<KafkaRecord<byte[], byte[]>> events = stream()
         .deliver(click(1, 10, 0))
@@ -241,7 +242,7 @@ public class ClickCountPipelineTest {
   // that arrived after the interval; a broken record that arrived inside it is this run's to dead-letter.
   @Test
   public void boundedRunCountsItsIntervalAndDeadLettersWhatArrivedInIt() {
-    Settings.Interval first = new Settings.Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
+    Interval first = new Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
     TestStream<KafkaRecord<byte[], byte[]>> events = stream()
         .deliver(click(1, 10, 0), raw("x", 30), click(1, 70, 0), raw("y", 75), click(2, 50, 60))
         .advanceWatermarkToInfinity();
@@ -255,8 +256,8 @@ public class ClickCountPipelineTest {
   // but a broken record that arrived in it is left to the run that owns the second window.
   @Test
   public void anEarlyPartIsCountedButItsRejectionsAreLeftToItsOwner() {
-    Settings.Interval first = new Settings.Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
-    Settings.Interval both = new Settings.Interval(FIRST.start().getMillis(), SECOND.end().getMillis());
+    Interval first = new Interval(FIRST.start().getMillis(), FIRST.end().getMillis());
+    Interval both = new Interval(FIRST.start().getMillis(), SECOND.end().getMillis());
     ClickRules rules = new ClickRules(WINDOW.getMillis(), LATENESS.getMillis(), both, first);
     List<ClickRules.Kind> kinds = new ArrayList<>();
     for (Rec r : List.of(click(1, 10, 0), raw("x", 30), click(1, 70, 0), raw("y", 75))) {

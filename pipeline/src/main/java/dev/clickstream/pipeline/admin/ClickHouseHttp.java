@@ -1,7 +1,7 @@
 package dev.clickstream.pipeline.admin;
 
-import dev.clickstream.pipeline.Settings;
-import dev.clickstream.pipeline.io.ClickHouseUrl;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.config.ClickHouseUrl;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,6 +1,6 @@
 package dev.clickstream.pipeline.admin;
 
-import dev.clickstream.pipeline.io.KafkaClient;
+import dev.clickstream.pipeline.config.KafkaClient;
 import dev.clickstream.pipeline.model.DeadLetter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

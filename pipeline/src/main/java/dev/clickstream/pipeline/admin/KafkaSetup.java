@@ -1,6 +1,7 @@
 package dev.clickstream.pipeline.admin;
 
-import dev.clickstream.pipeline.io.KafkaClient;
+import dev.clickstream.pipeline.config.KafkaClient;
+import dev.clickstream.pipeline.io.OffsetRange;
 import dev.clickstream.pipeline.model.ClickParser;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -63,27 +64,7 @@ public final class KafkaSetup {
     }
   }
 
-  /**
-   * Offsets [start, stop) of one partition, and a Kafka timestamp whose first record at or after it (Kafka's
-   * offsets-for-times, which KafkaIO's start read time uses) is at {@code start}.
-   */
-  public record OffsetRange(String topic, int partition, long start, long stop, long fromMillis, long estimatedBytes)
-      implements java.io.Serializable {
-
-    public OffsetRange(String topic, int partition, long start, long stop, long fromMillis) {
-      this(topic, partition, start, stop, fromMillis, 0);
-    }
-
-    public TopicPartition topicPartition() {
-      return new TopicPartition(topic, partition);
-    }
-
-    @Override
-    public String toString() {
-      return topic + "-" + partition + "[" + start + ", " + stop + ")";
-    }
-  }
-
+  
   /**
    * For every partition of {@code topic}, the offsets holding the records whose Kafka timestamps lie in
    * [fromMillis, toMillis): from the first record at or after {@code fromMillis} to the first at or after

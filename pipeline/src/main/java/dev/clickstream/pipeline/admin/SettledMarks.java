@@ -1,6 +1,6 @@
 package dev.clickstream.pipeline.admin;
 
-import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.config.Settings;
 import java.io.IOException;
 import java.util.Map;
 import java.util.TreeMap;

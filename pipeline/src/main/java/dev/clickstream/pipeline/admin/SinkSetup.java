@@ -1,7 +1,8 @@
 package dev.clickstream.pipeline.admin;
 
-import dev.clickstream.pipeline.Settings;
-import dev.clickstream.pipeline.StartupRefusedException;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.config.StartupRefusedException;
+import dev.clickstream.pipeline.io.ClickHouseSchema;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;

@@ -1,6 +1,6 @@
 package dev.clickstream.pipeline.admin;
 
-import dev.clickstream.pipeline.io.KafkaClient;
+import dev.clickstream.pipeline.config.KafkaClient;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;

@@ -1,7 +1,6 @@
 package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.transforms.CountClicksPerProduct;
-import dev.clickstream.pipeline.transforms.JudgeClicks;
+import dev.clickstream.pipeline.model.ClickRules;
 import java.util.Optional;
 import org.apache.beam.sdk.io.kafka.KafkaRecord;
 import org.apache.beam.sdk.io.kafka.TimestampPolicy;
@@ -13,15 +12,15 @@ import org.joda.time.Instant;
 
 /**
  * KafkaIO's timestamp policy for the clicks topic, one per partition: each record is stamped with its Kafka timestamp
- * (its arrival; {@link JudgeClicks} re-stamps a counted click with its event time, parsing it once), and the
+ * (its arrival; {@code JudgeClicks} re-stamps a counted click with its event time, parsing it once), and the
  * partition's watermark is the newest arrival minus {@code maxOutOfOrderness}.
  *
  * <p>In a continuous run ({@code raiseToWatermark}) a record whose Kafka timestamp is behind what its partition already
  * held (a producer whose clock is behind the others') is stamped with the newest record's time less {@code
- * maxOutOfOrderness} instead, and {@link JudgeClicks} dead-letters the clicks whose window had closed by then ({@code
+ * maxOutOfOrderness} instead, and {@code JudgeClicks} dead-letters the clicks whose window had closed by then ({@code
  * window_closed}). A record behind a watermark that moved on while the partition was idle (one a producer buffered
  * through a broker outage) keeps its time unless it is more than {@link #IDLE_TOLERANCE} behind: Beam keeps each
- * window {@link CountClicksPerProduct#WATERMARK_GRACE} longer than the lateness, so none that is counted is dropped
+ * window {@link ClickRules#WATERMARK_GRACE} longer than the lateness, so none that is counted is dropped
  * unseen. A policy restored from a checkpoint knows only the watermark, not what the partition held: until it reads
  * a newer record there, only the tolerance applies. A bounded run keeps the Kafka timestamps: it fires every window
  * once, after all its input.
@@ -39,7 +38,7 @@ public final class ArrivalTimePolicy extends TimestampPolicy<byte[], byte[]> {
    * grace, for the time the click takes from the read to its window.
    */
   public static final Duration IDLE_TOLERANCE =
-      CountClicksPerProduct.WATERMARK_GRACE.minus(Duration.standardMinutes(1));
+      ClickRules.WATERMARK_GRACE.minus(Duration.standardMinutes(1));
   private static final long IDLE_TOLERANCE_MILLIS = IDLE_TOLERANCE.getMillis();
 
   private final long maxOutOfOrdernessMillis;

@@ -1,7 +1,6 @@
 package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.Settings;
-import dev.clickstream.pipeline.admin.ClickHouseSchema;
+import dev.clickstream.pipeline.config.Settings;
 import org.apache.beam.sdk.io.clickhouse.ClickHouseIO;
 import org.apache.beam.sdk.io.clickhouse.TableSchema;
 import org.apache.beam.sdk.values.Row;

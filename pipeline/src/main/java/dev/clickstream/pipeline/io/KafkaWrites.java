@@ -1,6 +1,7 @@
 package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.config.KafkaClient;
+import dev.clickstream.pipeline.config.Settings;
 import java.util.Map;
 import org.apache.beam.sdk.coders.ByteArrayCoder;
 import org.apache.beam.sdk.coders.NullableCoder;

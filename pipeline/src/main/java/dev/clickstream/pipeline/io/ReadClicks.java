@@ -1,10 +1,7 @@
 package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.Settings;
-import dev.clickstream.pipeline.admin.KafkaSetup;
-import dev.clickstream.pipeline.launch.ClosableSource;
-import dev.clickstream.pipeline.launch.Launcher;
-import dev.clickstream.pipeline.transforms.JudgeClicks;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.model.Counters;
 import java.util.List;
 import java.util.Map;
 import org.apache.beam.sdk.Pipeline;
@@ -44,14 +41,14 @@ import org.joda.time.Instant;
  *   <li>Continuous: the whole topic from the consumer group's committed offsets (the earliest record for a new
  *       group); on Flink, offsets are committed to the group when a checkpoint completes, that is once what was read
  *       is safe downstream; on the DirectRunner, see {@link #continuous}.
- *   <li>Bounded: one read per piece of each partition's offset range ({@link KafkaSetup#offsetRanges}), from the
+ *   <li>Bounded: one read per piece of each partition's offset range (as the launcher planned it), from the
  *       piece's first offset (KafkaIO's start read time, which finds the piece's first offset as the planning did)
  *       for as many records as the piece has offsets. A read bounded by a record count over one partition ends as soon
  *       as it has them (the even split over partitions, which made an uneven topic wait forever, never applies);
  *       {@link KeepRange} leaves what lies past the piece to others. A piece with gaps (transaction markers, compacted
  *       records) and nothing after it yet cannot fill its count: the read then ends after {@link #maxReadTime} and the
- *       run fails, saying which piece came short ({@link Launcher#checkRangesRead}). Pieces, rather than one
- *       read per partition, because the DirectRunner holds all of a bounded read's records in one bundle: 1.5 M
+ *       run fails, saying which piece came short (the launcher checks the counts {@link #inRange} and {@link
+ *       #pastRange}). Pieces, rather than one read per partition, because the DirectRunner holds all of a bounded read's records in one bundle: 1.5 M
  *       records of one partition ran a 1 GB heap out of memory. On the DirectRunner, an interval larger than it can
  *       hold is read by KafkaIO's splittable reader instead ({@link #bounded}).
  * </ul>
@@ -107,8 +104,8 @@ public final class ReadClicks {
    * DirectRunner finalizes a read's checkpoint only when the next records come, so KafkaIO's commit on finalize left
    * the last records before a quiet spell uncommitted (a partition quiet for a day then looked a day behind, and a
    * restart re-read the day: RestartCostIT). Committing a position before its records are safe downstream is safe
-   * here: a restarted run on the DirectRunner re-reads every window still open at the last committed record ({@link
-   * KafkaSetup#rewindForRestart}).
+   * here: a restarted run on the DirectRunner re-reads every window still open at the last committed record (the
+   * launcher rewinds the group).
    */
   public static PTransform<PBegin, PCollection<KafkaRecord<byte[], byte[]>>> continuous(Settings s,
       @Nullable String directRunnerRunId) {
@@ -166,27 +163,27 @@ public final class ReadClicks {
   }
 
   /** The metric a bounded read's records within its range are counted under, and those past its end. */
-  public static String inRange(KafkaSetup.OffsetRange range) {
+  public static String inRange(OffsetRange range) {
     return "in_range_" + range.partition() + "_" + range.start();
   }
 
-  public static String pastRange(KafkaSetup.OffsetRange range) {
+  public static String pastRange(OffsetRange range) {
     return "past_range_" + range.partition() + "_" + range.start();
   }
 
   /**
    * A bounded run's reads, flattened; an empty input when there is no piece. {@code inMemory}: one legacy KafkaIO read
-   * per piece of a partition's range ({@link KafkaSetup#offsetRanges}), each keeping only its piece's records, the
+   * per piece of a partition's range (as the launcher planned it), each keeping only its piece's records, the
    * fastest way on every runner, but the DirectRunner holds each read's records in memory until it is done (and reads
    * them all before the rest of the graph runs). Otherwise, for the DirectRunner over more than it can hold: KafkaIO's
    * splittable reader over each range by its exact offsets ({@code readSourceDescriptors}), which the DirectRunner
    * hands on 100 records at a time; every record is stamped with the least instant, so that the read holds the
    * watermark until it is done and a bounded run fires every window once, as over the legacy reads
-   * ({@link JudgeClicks} moves a click to its event time). {@code progress}: the readers run in this JVM and report
+   * (judging a click moves it to its event time). {@code progress}: the readers run in this JVM and report
    * each poll to {@link ReadProgress}.
    */
   public static PTransform<PBegin, PCollection<KafkaRecord<byte[], byte[]>>> bounded(Settings s,
-      List<KafkaSetup.OffsetRange> pieces, boolean inMemory, boolean progress) {
+      List<OffsetRange> pieces, boolean inMemory, boolean progress) {
     return new PTransform<>() {
       @Override
       public PCollection<KafkaRecord<byte[], byte[]>> expand(PBegin begin) {
@@ -208,7 +205,7 @@ public final class ReadClicks {
               .setCoder(CODER);
         }
         PCollectionList<KafkaRecord<byte[], byte[]>> reads = PCollectionList.empty(begin.getPipeline());
-        for (KafkaSetup.OffsetRange piece : pieces) {
+        for (OffsetRange piece : pieces) {
           long records = piece.stop() - piece.start();
           String name = "Partition" + piece.partition() + "From" + piece.start();
           reads = reads.and(begin
@@ -227,21 +224,21 @@ public final class ReadClicks {
   /**
    * Keeps the records of its pieces (at most one per partition): a read bounded by a record count runs past the
    * piece's end when the piece has gaps, and what lies beyond is the next piece's or another run's. Counts both, for
-   * {@link Launcher#checkRangesRead}.
+   * the launcher's check that each range was read whole.
    */
   static final class KeepRange extends DoFn<KafkaRecord<byte[], byte[]>, KafkaRecord<byte[], byte[]>> {
-    private final Map<Integer, KafkaSetup.OffsetRange> pieces = new java.util.TreeMap<>();
+    private final Map<Integer, OffsetRange> pieces = new java.util.TreeMap<>();
     private final Map<Integer, Counter> inRange = new java.util.TreeMap<>();
     private final Map<Integer, Counter> pastRange = new java.util.TreeMap<>();
     private transient Map<Integer, long[]> tallies;
 
-    KeepRange(List<KafkaSetup.OffsetRange> pieces) {
-      for (KafkaSetup.OffsetRange piece : pieces) {
+    KeepRange(List<OffsetRange> pieces) {
+      for (OffsetRange piece : pieces) {
         if (this.pieces.put(piece.partition(), piece) != null) {
           throw new IllegalArgumentException("two pieces of partition " + piece.partition() + " in one read");
         }
-        inRange.put(piece.partition(), Metrics.counter(JudgeClicks.NAMESPACE, ReadClicks.inRange(piece)));
-        pastRange.put(piece.partition(), Metrics.counter(JudgeClicks.NAMESPACE, ReadClicks.pastRange(piece)));
+        inRange.put(piece.partition(), Metrics.counter(Counters.NAMESPACE, ReadClicks.inRange(piece)));
+        pastRange.put(piece.partition(), Metrics.counter(Counters.NAMESPACE, ReadClicks.pastRange(piece)));
       }
     }
 
@@ -253,7 +250,7 @@ public final class ReadClicks {
     @ProcessElement
     public void process(@Element KafkaRecord<byte[], byte[]> record,
         OutputReceiver<KafkaRecord<byte[], byte[]>> out) {
-      KafkaSetup.OffsetRange piece = pieces.get(record.getPartition());
+      OffsetRange piece = pieces.get(record.getPartition());
       if (piece == null) {
         return; // not a partition of this read (cannot happen: each read is given its partitions)
       }

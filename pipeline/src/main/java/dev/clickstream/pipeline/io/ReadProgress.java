@@ -1,6 +1,5 @@
 package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.admin.KafkaSetup;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -62,9 +61,9 @@ public final class ReadProgress {
     private final Thread thread;
     private volatile boolean closed;
 
-    private Reporter(List<KafkaSetup.OffsetRange> ranges) {
+    private Reporter(List<OffsetRange> ranges) {
       Map<Integer, Long> planned = new TreeMap<>();
-      for (KafkaSetup.OffsetRange r : ranges) {
+      for (OffsetRange r : ranges) {
         planned.merge(r.partition(), r.stop() - r.start(), Long::sum);
         POLLED.remove(r.topicPartition()); // a previous run's in this JVM
       }
@@ -91,7 +90,7 @@ public final class ReadProgress {
     }
 
     /** Starts reporting the reads of {@code ranges}; null when there is nothing to read. */
-    public static Reporter start(List<KafkaSetup.OffsetRange> ranges) {
+    public static Reporter start(List<OffsetRange> ranges) {
       if (ranges.isEmpty()) {
         return null;
       }

@@ -1,6 +1,7 @@
 package dev.clickstream.pipeline.launch;
 
-import dev.clickstream.pipeline.admin.KafkaSetup;
+import dev.clickstream.pipeline.io.ClosableSource;
+import dev.clickstream.pipeline.io.OffsetRange;
 import dev.clickstream.pipeline.io.ReadClicks;
 import dev.clickstream.pipeline.transforms.GatherPerWindow;
 import java.util.List;
@@ -53,9 +54,9 @@ public final class DirectRunnerLaunch {
 
   /** Whether a bounded run reads its pieces with legacy reads ({@link ReadClicks#bounded}). */
   public static boolean readsInMemory(PipelineOptions options,
-      List<KafkaSetup.OffsetRange> ranges) {
+      List<OffsetRange> ranges) {
     return FlinkLaunch.isFlink(options)
-        || ranges.stream().mapToLong(KafkaSetup.OffsetRange::estimatedBytes).sum() <= inMemoryBytes();
+        || ranges.stream().mapToLong(OffsetRange::estimatedBytes).sum() <= inMemoryBytes();
   }
 
   /**

@@ -2,7 +2,7 @@ package dev.clickstream.pipeline.launch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.clickstream.pipeline.StartupRefusedException;
+import dev.clickstream.pipeline.config.StartupRefusedException;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.net.URI;
@@ -61,25 +61,27 @@ public final class FlinkLaunch {
   }
 
   /**
-   * The Flink flags a launch adds unless the command line has them. {@code fasterCopy} (bounded only): Flink hands
-   * each element to the next operator without a defensive copy, which is safe because no step of this pipeline
-   * changes an element it has output. Not for continuous jobs: the flag also turns off the copy that the heap state
-   * backend's copy-on-write makes of a state value while a checkpoint is written, and {@code Sum}'s accumulator is
-   * updated in place, so a checkpoint could hold counts from after its barrier; a job restored from it counted those
-   * clicks twice (FlinkRecoveryIT, ServiceOutageIT: 3 to 11 clicks too many in the windows open at the checkpoint).
-   * {@code objectReuse} (bounded only): Flink's batch operators (the sorts of the combine before and after the
-   * shuffle) reuse their record objects instead of making new ones; safe because Beam's coders make a new object for
-   * every element anyway and no step keeps an element it was given. 3 M clicks on {@code [local]}: 27.9 s without,
-   * 21.8 s with. {@code parallelism}: the session cluster's default; on {@code [local]} one per core (Flink's own
-   * default there is 1: 29.8 s instead of 27.9 s for the same 3 M clicks on 2 cores).
-   * {@code filesToStage} (a session cluster): the job jar ({@link #jobJar}), if it lies beside the launcher's.
-   * {@code jobCheckIntervalInSecs}: how often a detached job's state is polled (the runner's default, 5 s, would add
-   * up to 5 s to every bounded run). {@code maxBundleTimeMills} (continuous only): a step's bundle ends after 1,000
-   * elements or 100 ms instead of 1 s; ClickHouseIO inserts and KafkaIO flushes when a bundle ends, and a window's
-   * panes come in a burst the count rarely fills, so they waited for the time. On {@code [local]} at 20,000 clicks/s
-   * in 2 s windows, once caught up after the start, a window's complete row reached ClickHouse 0.56-0.77 s after the
-   * window could close with 1 s, 0.17-0.30 s with 100 ms (2026-12-02, one 40 s run each). The reading steps fill
-   * their 1,000 elements long before 100 ms at that rate.
+   * The Flink flags a launch adds unless the command line has them; none needs the cluster (see
+   * {@link #applyClusterDefaults} for those that do).
+   *
+   * <ul>
+   *   <li>{@code fasterCopy} (bounded only): Flink hands each element to the next operator without a defensive copy,
+   *       safe because no step changes an element it has output. Not for continuous jobs: the flag also turns off the
+   *       copy the heap state backend makes of a state value while a checkpoint is written, and {@code Sum}'s
+   *       accumulator is updated in place, so a checkpoint could hold counts from after its barrier and a job restored
+   *       from it would count those clicks twice (FlinkRecoveryIT and ServiceOutageIT catch it).
+   *   <li>{@code objectReuse} (bounded only): Flink's batch operators (the sorts around the shuffle) reuse their
+   *       record objects; safe because Beam's coders make a new object for every element and no step keeps one.
+   *   <li>{@code parallelism} on {@code [local]}: one subtask per core (Flink's own default there is 1).
+   *   <li>{@code filesToStage} (a session cluster): the job jar ({@link #jobJar}), if it lies beside the launcher's.
+   *   <li>{@code jobCheckIntervalInSecs}: how often a detached job's state is polled; the runner's 5 s would add up to
+   *       5 s to every bounded run.
+   *   <li>{@code maxBundleTimeMills} (continuous only): a bundle ends after 1,000 elements or 100 ms instead of 1 s.
+   *       ClickHouseIO inserts and KafkaIO flushes when a bundle ends, and a window's panes come in a burst that
+   *       rarely fills 1,000, so they would wait for the time (latencies measured: docs/flink.md).
+   *   <li>{@code checkpointingInterval} (continuous, {@code [local]}): {@link #DEFAULT_CHECKPOINT_INTERVAL_MILLIS};
+   *       KafkaIO commits the group's offsets when a checkpoint completes, so no checkpoints would mean no commits.
+   * </ul>
    */
   public static Map<String, String> productionFlags(FlinkPipelineOptions flink, boolean bounded) {
     Map<String, String> flags = new java.util.LinkedHashMap<>();
@@ -96,19 +98,43 @@ public final class FlinkLaunch {
         flags.put("--filesToStage", jobJar);
       }
     }
-    Map<String, String> cluster = local ? Map.of() : clusterConfig(flink.getFlinkMaster());
-    String parallelism = local ? Integer.toString(Runtime.getRuntime().availableProcessors())
-        : cluster.get("parallelism.default");
-    if (parallelism != null) {
-      flags.put("--parallelism", parallelism);
+    if (local) {
+      flags.put("--parallelism", Integer.toString(Runtime.getRuntime().availableProcessors()));
     }
     if (!bounded) {
       flags.put("--maxBundleTimeMills", "100");
-      String interval = cluster.get("execution.checkpointing.interval");
-      flags.put("--checkpointingInterval", interval == null ? DEFAULT_CHECKPOINT_INTERVAL_MILLIS
-          : Long.toString(TimeUtils.parseDuration(interval).toMillis()));
+      if (local) {
+        flags.put("--checkpointingInterval", DEFAULT_CHECKPOINT_INTERVAL_MILLIS);
+      }
     }
     return flags;
+  }
+
+  /**
+   * A job on a session cluster gets the cluster's {@code parallelism.default} and (continuous)
+   * {@code execution.checkpointing.interval}, as {@code flink run} would, where the options do not set them; a
+   * continuous job on a cluster that sets no interval gets {@link #DEFAULT_CHECKPOINT_INTERVAL_MILLIS}. Called when
+   * the run starts, not while the options are parsed: it asks the cluster's REST API.
+   */
+  static void applyClusterDefaults(FlinkPipelineOptions flink, boolean bounded) {
+    if (isLocal(flink)) {
+      return;
+    }
+    boolean parallelismSet = flink.getParallelism() != null && flink.getParallelism() > 0;
+    boolean intervalSet = bounded || (flink.getCheckpointingInterval() != null && flink.getCheckpointingInterval() > 0);
+    if (parallelismSet && intervalSet) {
+      return;
+    }
+    Map<String, String> cluster = clusterConfig(flink.getFlinkMaster());
+    String parallelism = cluster.get("parallelism.default");
+    if (!parallelismSet && parallelism != null) {
+      flink.setParallelism(Integer.parseInt(parallelism.trim()));
+    }
+    if (!intervalSet) {
+      String interval = cluster.get("execution.checkpointing.interval");
+      flink.setCheckpointingInterval(interval == null ? Long.parseLong(DEFAULT_CHECKPOINT_INTERVAL_MILLIS)
+          : TimeUtils.parseDuration(interval).toMillis());
+    }
   }
 
   /**

@@ -1,13 +1,15 @@
 package dev.clickstream.pipeline.launch;
 
-import dev.clickstream.pipeline.ClickCountOptions;
-import dev.clickstream.pipeline.ClickCountPipeline;
-import dev.clickstream.pipeline.Settings;
 import dev.clickstream.pipeline.admin.KafkaSetup;
 import dev.clickstream.pipeline.admin.SinkSetup;
+import dev.clickstream.pipeline.config.ClickCountOptions;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.io.ClosableSource;
+import dev.clickstream.pipeline.io.OffsetRange;
 import dev.clickstream.pipeline.io.ReadClicks;
 import dev.clickstream.pipeline.io.ReadProgress;
 import dev.clickstream.pipeline.model.ClickParser;
+import dev.clickstream.pipeline.model.Interval;
 import java.util.List;
 import org.apache.beam.runners.flink.FlinkPipelineOptions;
 import org.apache.beam.sdk.Pipeline;
@@ -39,18 +41,18 @@ public final class Launcher {
    * readers are kept under on the DirectRunner ({@link ClosableSource}).
    */
   public record Started(@Nullable PipelineResult result, long runNanos,
-      @Nullable List<KafkaSetup.OffsetRange> ranges, String runId, ReadProgress.@Nullable Reporter progress,
+      @Nullable List<OffsetRange> ranges, String runId, ReadProgress.@Nullable Reporter progress,
       @Nullable SettlePlan settle) {}
 
-  /**
-   * Checks the settings, prepares Kafka and ClickHouse, builds the graph ({@link ClickCountPipeline#build}) and runs
-   * it.
-   */
-  public static Started start(ClickCountOptions options) {
+  /** Checks the settings, prepares Kafka and ClickHouse, plans the run, builds {@code graph} and runs it. */
+  public static Started start(ClickCountOptions options, RunPlan.Graph graph) {
     Settings settings = Settings.from(options);
     LOG.info("starting with {}", settings);
     boolean flink = FlinkLaunch.isFlink(options);
     FlinkPipelineOptions flinkOptions = flink ? options.as(FlinkPipelineOptions.class) : null;
+    if (flink) {
+      FlinkLaunch.applyClusterDefaults(flinkOptions, settings.bounded());
+    }
     if (flink && !settings.bounded()) {
       FlinkLaunch.refuseSecondJob(flinkOptions, options.getJobName());
     }
@@ -70,23 +72,25 @@ public final class Launcher {
     // had open, on any runner.
     boolean restores = flink && flinkOptions.getSavepointPath() != null && !flinkOptions.getSavepointPath().isEmpty();
     Long resumeFrom = settings.bounded() || restores ? null : rewindForRestart(settings);
-    List<KafkaSetup.OffsetRange> ranges = settle != null ? pieces(settings, options, settle.ranges())
+    List<OffsetRange> ranges = settle != null ? pieces(settings, options, settle.ranges())
         : settings.bounded() ? boundedRanges(settings, options) : null;
     // The legacy reads, bounded by a record count, are checked for a short read when done; KafkaIO's splittable
     // reader reads each range to its exact end offset, gaps or not.
-    List<KafkaSetup.OffsetRange> checked = ranges;
-    if (ranges != null && !DirectRunnerLaunch.readsInMemory(options, ranges)) {
+    boolean legacyReads = ranges == null || DirectRunnerLaunch.readsInMemory(options, ranges);
+    List<OffsetRange> checked = ranges;
+    if (!legacyReads) {
       ranges = KafkaSetup.wholeRanges(ranges); // KafkaIO's splittable reader splits them itself
       checked = null;
       LOG.info("reading {} by KafkaIO's splittable reader: more than the DirectRunner holds in memory", ranges);
       DirectRunnerLaunch.workersForSplittableRead(options, ranges.size());
     }
+    boolean inThisJvm = RunnerOptions.readsInThisJvm(options);
+    RunPlan plan = new RunPlan(resumeFrom, ranges, legacyReads, ranges != null && inThisJvm, flink ? null : runId,
+        settle == null ? null : settle.settlement(), !flink);
     Pipeline pipeline = Pipeline.create(options);
-    ClickCountPipeline.build(pipeline, settings, resumeFrom, ranges, flink ? null : runId,
-        settle == null ? null : settle.settlement());
+    graph.build(pipeline, settings, plan);
     // Progress lines while a bounded run reads (started before Pipeline.run: Flink's [local] runs batch jobs attached).
-    ReadProgress.Reporter progress = ranges != null && ClickCountPipeline.readsInThisJvm(options)
-        ? ReadProgress.Reporter.start(ranges) : null;
+    ReadProgress.Reporter progress = plan.reportProgress() ? ReadProgress.Reporter.start(ranges) : null;
     long runNanos = System.nanoTime();
     try {
       return new Started(pipeline.run(), runNanos, checked, runId, progress, settle);
@@ -125,11 +129,11 @@ public final class Launcher {
    * lateness; rejections are owned by the run whose interval holds their Kafka timestamp. maxOutOfOrderness more at
    * the end tolerates Kafka timestamps that are slightly out of order. Empty ranges are left out.
    */
-  public static List<KafkaSetup.OffsetRange> boundedRanges(Settings s,
+  public static List<OffsetRange> boundedRanges(Settings s,
       org.apache.beam.sdk.options.PipelineOptions options) {
-    Settings.Interval interval = s.countInterval();
+    Interval interval = s.countInterval();
     long readTo = interval.toMillis() + s.allowedLateness().getMillis() + 1 + s.maxOutOfOrderness().getMillis();
-    List<KafkaSetup.OffsetRange> ranges = pieces(s, options,
+    List<OffsetRange> ranges = pieces(s, options,
         KafkaSetup.offsetRanges(s.kafka(), s.inputTopic(), readFromMillis(s), readTo));
     LOG.info("bounded run over {}: reading {} by offsets {}", interval, s.inputTopic(), ranges);
     return ranges;
@@ -139,8 +143,8 @@ public final class Launcher {
    * Whole ranges in the pieces this runner reads: on the DirectRunner no more than it holds in memory at once; on
    * Flink four per subtask, so that every subtask reads even with fewer partitions than subtasks.
    */
-  static List<KafkaSetup.OffsetRange> pieces(Settings s, org.apache.beam.sdk.options.PipelineOptions options,
-      List<KafkaSetup.OffsetRange> whole) {
+  static List<OffsetRange> pieces(Settings s, org.apache.beam.sdk.options.PipelineOptions options,
+      List<OffsetRange> whole) {
     boolean flink = FlinkLaunch.isFlink(options);
     Integer parallelism = flink ? options.as(FlinkPipelineOptions.class).getParallelism() : null;
     int workers = parallelism == null || parallelism < 1 ? Runtime.getRuntime().availableProcessors() : parallelism;
@@ -153,9 +157,9 @@ public final class Launcher {
    * end (a range with gaps, from transaction markers or compaction, holds fewer records than offsets). A read given
    * up after {@link ReadClicks#maxReadTime} leaves neither, and the run fails, saying which partitions came short.
    */
-  public static void checkRangesRead(PipelineResult result, List<KafkaSetup.OffsetRange> ranges) {
+  public static void checkRangesRead(PipelineResult result, List<OffsetRange> ranges) {
     List<String> cameShort = new java.util.ArrayList<>();
-    for (KafkaSetup.OffsetRange r : ranges) {
+    for (OffsetRange r : ranges) {
       long inRange = Supervisor.counter(result, ReadClicks.inRange(r));
       long past = Supervisor.counter(result, ReadClicks.pastRange(r));
       if (inRange < r.stop() - r.start() && past == 0) {

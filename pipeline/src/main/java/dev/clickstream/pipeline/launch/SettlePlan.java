@@ -1,10 +1,10 @@
 package dev.clickstream.pipeline.launch;
 
-import dev.clickstream.pipeline.Settings;
 import dev.clickstream.pipeline.admin.DeadLetterLedger;
-import dev.clickstream.pipeline.admin.KafkaSetup;
 import dev.clickstream.pipeline.admin.SettledMarks;
 import dev.clickstream.pipeline.admin.TopicSnapshot;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.io.OffsetRange;
 import dev.clickstream.pipeline.model.ClickParser;
 import dev.clickstream.pipeline.model.Settlement;
 import java.util.ArrayList;
@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * @param behindTo the end of the windows that could be settled now but are left to the next runs (= settledTo when
  *     none are)
  */
-public record SettlePlan(Settlement settlement, List<KafkaSetup.OffsetRange> ranges, SettledMarks.@Nullable Mark mark,
+public record SettlePlan(Settlement settlement, List<OffsetRange> ranges, SettledMarks.@Nullable Mark mark,
     long behindTo) {
   private static final Logger LOG = LoggerFactory.getLogger(SettlePlan.class);
 
@@ -114,7 +114,7 @@ public record SettlePlan(Settlement settlement, List<KafkaSetup.OffsetRange> ran
           : DeadLetterLedger.alreadyWritten(s.kafka(), s.deadLetterTopic(), s.inputTopic(),
               previous.writtenAtMillis() - CLOCK_SKEW_MILLIS, owned);
       Settlement settlement = new Settlement(settledFrom, settledTo, countTo, window, owned, cuts, deadLettered);
-      List<KafkaSetup.OffsetRange> ranges = windows == 0 ? List.of()
+      List<OffsetRange> ranges = windows == 0 ? List.of()
           : ranges(s, topic, settledFrom, countTo, owned);
       SettledMarks.Mark mark = settledTo == settledFrom ? null
           : new SettledMarks.Mark(settledFrom, settledTo, ownedTo, nowMillis);
@@ -134,13 +134,13 @@ public record SettlePlan(Settlement settlement, List<KafkaSetup.OffsetRange> ran
    * maxOutOfOrderness), and every offset the run owns, which may start earlier (records that reached the topic late,
    * stamped long before). A range starts where a Kafka timestamp starts, as KafkaIO's reads start.
    */
-  private static List<KafkaSetup.OffsetRange> ranges(Settings s, TopicSnapshot topic, long countFrom, long countTo,
+  private static List<OffsetRange> ranges(Settings s, TopicSnapshot topic, long countFrom, long countTo,
       Map<Integer, long[]> owned) {
     long readFrom = countFrom - ClickParser.MAX_FUTURE_SKEW_MILLIS;
     long readTo = countTo + s.allowedLateness().getMillis() + s.maxOutOfOrderness().getMillis() + 1;
     Map<Integer, Long> starts = topic.offsetsAt(readFrom);
     Map<Integer, Long> stops = topic.offsetsAt(readTo);
-    List<KafkaSetup.OffsetRange> ranges = new ArrayList<>();
+    List<OffsetRange> ranges = new ArrayList<>();
     for (int p : topic.partitions()) {
       long start = starts.get(p);
       long fromMillis = readFrom;
@@ -154,7 +154,7 @@ public record SettlePlan(Settlement settlement, List<KafkaSetup.OffsetRange> ran
         stop = Math.max(stop, own[1]);
       }
       if (start < stop) {
-        ranges.add(new KafkaSetup.OffsetRange(topic.topic(), p, start, stop, fromMillis));
+        ranges.add(new OffsetRange(topic.topic(), p, start, stop, fromMillis));
       }
     }
     return ranges;

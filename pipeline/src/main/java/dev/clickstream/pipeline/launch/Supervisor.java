@@ -1,11 +1,11 @@
 package dev.clickstream.pipeline.launch;
 
-import dev.clickstream.pipeline.ClickCountOptions;
-import dev.clickstream.pipeline.Settings;
-import dev.clickstream.pipeline.StartupRefusedException;
 import dev.clickstream.pipeline.admin.SettledMarks;
-import dev.clickstream.pipeline.transforms.JudgeClicks;
-import dev.clickstream.pipeline.transforms.SinkRecords;
+import dev.clickstream.pipeline.config.ClickCountOptions;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.config.StartupRefusedException;
+import dev.clickstream.pipeline.io.ClosableSource;
+import dev.clickstream.pipeline.model.Counters;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +35,7 @@ public final class Supervisor {
   private static final long MAX_BACKOFF_MILLIS = 30_000;
   private final ClickCountOptions options;
   private final Settings settings;
+  private final RunPlan.Graph graph;
   private final CountDownLatch finished = new CountDownLatch(1);
   private volatile boolean stopping;
   private volatile PipelineResult current;
@@ -42,9 +43,10 @@ public final class Supervisor {
   /** Only the DirectRunner's runs are restarted here; a Flink job is restarted by Flink. */
   private final boolean restartsInProcess;
 
-  public Supervisor(ClickCountOptions options, Settings settings) {
+  public Supervisor(ClickCountOptions options, Settings settings, RunPlan.Graph graph) {
     this.options = options;
     this.settings = settings;
+    this.graph = graph;
     this.restartsInProcess = !FlinkLaunch.isFlink(options);
   }
 
@@ -55,7 +57,7 @@ public final class Supervisor {
         long start = System.nanoTime();
         Launcher.Started started = null;
         try {
-          started = Launcher.start(options);
+          started = Launcher.start(options, graph);
           PipelineResult result = started.result();
           if (result == null) {
             System.out.println("click-count settling run: nothing to count, every window up to "
@@ -265,7 +267,7 @@ public final class Supervisor {
    */
   public static String summary(PipelineResult result, Settings s, @Nullable SettlePlan settle, double seconds,
       double runSeconds) {
-    long read = counter(result, JudgeClicks.RECORDS_READ);
+    long read = counter(result, Counters.RECORDS_READ);
     String run = settle != null
         ? "settling run [" + instant(settle.settlement().settledFrom()) + ", " + instant(settle.settlement().settledTo())
             + ")" + (settle.settlement().countTo() > settle.settlement().settledTo()
@@ -278,10 +280,10 @@ public final class Supervisor {
             + " window closed, skipped %,d outside the interval; wrote %,d rows to ClickHouse and %,d aggregates to Kafka"
             + " in %.1f s (%,.0f records/s), of which %.1f s running the pipeline (%,.0f records/s)",
         run, read,
-        counter(result, JudgeClicks.COUNTED), counter(result, JudgeClicks.MALFORMED),
-        counter(result, JudgeClicks.TOO_LATE), counter(result, JudgeClicks.WINDOW_CLOSED),
-        counter(result, JudgeClicks.OUTSIDE_INTERVAL),
-        counter(result, SinkRecords.ROWS_WRITTEN), counter(result, SinkRecords.AGGREGATES_SENT), seconds,
+        counter(result, Counters.COUNTED), counter(result, Counters.MALFORMED),
+        counter(result, Counters.TOO_LATE), counter(result, Counters.WINDOW_CLOSED),
+        counter(result, Counters.OUTSIDE_INTERVAL),
+        counter(result, Counters.ROWS_WRITTEN), counter(result, Counters.AGGREGATES_SENT), seconds,
         read / Math.max(seconds, 1e-3),
         runSeconds, read / Math.max(runSeconds, 1e-3));
   }
@@ -289,7 +291,7 @@ public final class Supervisor {
   public static long counter(PipelineResult result, String name) {
     long total = 0;
     for (MetricResult<Long> c : result.metrics().queryMetrics(MetricsFilter.builder()
-        .addNameFilter(MetricNameFilter.named(JudgeClicks.NAMESPACE, name)).build()).getCounters()) {
+        .addNameFilter(MetricNameFilter.named(Counters.NAMESPACE, name)).build()).getCounters()) {
       Long value = c.getAttempted();
       total += value == null ? 0 : value;
     }

@@ -1,6 +1,6 @@
 package dev.clickstream.pipeline.model;
 
-import dev.clickstream.pipeline.Settings;
+import org.joda.time.Duration;
 import org.checkerframework.checker.nullness.qual.Nullable;
 import org.joda.time.Instant;
 
@@ -22,14 +22,23 @@ import org.joda.time.Instant;
  * #closesByReadTime}); a settling run by the partition's offsets ({@link Settlement}), which amounts to the same rule.
  */
 public final class ClickRules implements java.io.Serializable {
+  /**
+   * How much longer than the allowed lateness Beam keeps a window open. Which clicks count is decided here,
+   * by arrival; the watermark only says when a window's on-time pane fires. A click the arrival rule accepts can
+   * still reach its window after the watermark passed the lateness: a producer that buffered it through a broker
+   * outage, a reader that was behind. The grace keeps such a click from being dropped by Beam (seen in
+   * ServiceOutageIT).
+   */
+  public static final Duration WATERMARK_GRACE = Duration.standardMinutes(5);
+
   private final long windowSizeMillis;
   private final long allowedLatenessMillis;
-  private final Settings.@Nullable Interval counted;
-  private final Settings.@Nullable Interval owned;
+  private final @Nullable Interval counted;
+  private final @Nullable Interval owned;
   private final @Nullable Settlement settlement;
   private final boolean closesByReadTime;
 
-  public ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval interval) {
+  public ClickRules(long windowSizeMillis, long allowedLatenessMillis, @Nullable Interval interval) {
     this(windowSizeMillis, allowedLatenessMillis, interval, interval);
   }
 
@@ -37,13 +46,13 @@ public final class ClickRules implements java.io.Serializable {
    * {@code counted}: the event times whose clicks are counted; {@code owned}: the Kafka timestamps whose rejected
    * records this run dead-letters. A bounded run with an early part counts beyond what it owns.
    */
-  public ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval counted,
-      Settings.@Nullable Interval owned) {
+  public ClickRules(long windowSizeMillis, long allowedLatenessMillis, @Nullable Interval counted,
+      @Nullable Interval owned) {
     this(windowSizeMillis, allowedLatenessMillis, counted, owned, null, false);
   }
 
-  private ClickRules(long windowSizeMillis, long allowedLatenessMillis, Settings.@Nullable Interval counted,
-      Settings.@Nullable Interval owned, @Nullable Settlement settlement, boolean closesByReadTime) {
+  private ClickRules(long windowSizeMillis, long allowedLatenessMillis, @Nullable Interval counted,
+      @Nullable Interval owned, @Nullable Settlement settlement, boolean closesByReadTime) {
     this.windowSizeMillis = windowSizeMillis;
     this.allowedLatenessMillis = allowedLatenessMillis;
     this.counted = counted;
@@ -55,7 +64,7 @@ public final class ClickRules implements java.io.Serializable {
   /** A settling run's rules: the windows of [settledFrom, countTo), ownership and cuts by offsets. */
   public static ClickRules settling(long windowSizeMillis, long allowedLatenessMillis, Settlement settlement) {
     return new ClickRules(windowSizeMillis, allowedLatenessMillis,
-        new Settings.Interval(settlement.settledFrom(), settlement.countTo()), null, settlement, false);
+        new Interval(settlement.settledFrom(), settlement.countTo()), null, settlement, false);
   }
 
   /**

@@ -1,6 +1,5 @@
 package dev.clickstream.pipeline.model;
 
-import dev.clickstream.pipeline.admin.ClickHouseSchema;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,7 +10,6 @@ import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.coders.VarLongCoder;
 import org.apache.beam.sdk.transforms.windowing.IntervalWindow;
 import org.apache.beam.sdk.transforms.windowing.PaneInfo;
-import org.apache.beam.sdk.values.Row;
 
 /**
  * One pane of one product's window count: what both sinks receive. {@code timing} is the pane's
@@ -37,17 +35,6 @@ public record WindowCount(long productId, long windowStart, long windowEnd, long
   /** The aggregate's Kafka key: the product id in decimal. */
   public byte[] key() {
     return Long.toString(productId).getBytes(StandardCharsets.UTF_8);
-  }
-
-  public Row toRow() {
-    return Row.withSchema(ClickHouseSchema.ROW_SCHEMA)
-        .withFieldValue("product_id", productId)
-        .withFieldValue("timestamp", windowStart)
-        .withFieldValue("window_end", windowEnd)
-        .withFieldValue("count", count)
-        .withFieldValue("pane_timing", timing)
-        .withFieldValue("pane_index", paneIndex)
-        .build();
   }
 
   public static final class WindowCountCoder extends AtomicCoder<WindowCount> {

@@ -27,15 +27,6 @@ import org.joda.time.Duration;
  */
 public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long, Void>>, PCollection<WindowCount>> {
 
-  /**
-   * How much longer than the allowed lateness Beam keeps a window open. Which clicks count is decided by ClickRules,
-   * by arrival; the watermark only says when a window's on-time pane fires. A click the arrival rule accepts can
-   * still reach its window after the watermark passed the lateness: a producer that buffered it through a broker
-   * outage, a reader that was behind. The grace keeps such a click from being dropped by Beam (seen in
-   * ServiceOutageIT).
-   */
-  public static final Duration WATERMARK_GRACE = Duration.standardMinutes(5);
-
   private final Duration windowSize;
   private final Duration allowedLateness;
   private final boolean bounded;
@@ -58,12 +49,12 @@ public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long,
   /**
    * A continuous run's windows: one on-time pane when the watermark passes the window, then a late pane for every
    * arrival of late clicks, each with the accumulated count. Beam keeps a window for the allowed lateness plus {@link
-   * #WATERMARK_GRACE}; ClickRules has already removed the clicks that came later than the allowed lateness.
+   * ClickRules#WATERMARK_GRACE}; ClickRules has already removed the clicks that came later than the allowed lateness.
    */
   public static <T> Window<T> windowing(Duration windowSize, Duration allowedLateness) {
     return Window.<T>into(FixedWindows.of(windowSize))
         .triggering(AfterWatermark.pastEndOfWindow().withLateFirings(AfterPane.elementCountAtLeast(1)))
-        .withAllowedLateness(allowedLateness.plus(WATERMARK_GRACE), Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
+        .withAllowedLateness(allowedLateness.plus(ClickRules.WATERMARK_GRACE), Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
         .accumulatingFiredPanes();
   }
 

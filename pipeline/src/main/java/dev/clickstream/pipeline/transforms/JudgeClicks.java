@@ -3,6 +3,7 @@ package dev.clickstream.pipeline.transforms;
 import dev.clickstream.pipeline.io.ArrivalTimePolicy;
 import dev.clickstream.pipeline.model.ClickParser;
 import dev.clickstream.pipeline.model.ClickRules;
+import dev.clickstream.pipeline.model.Counters;
 import dev.clickstream.pipeline.model.DeadLetter;
 import org.apache.beam.sdk.coders.KvCoder;
 import org.apache.beam.sdk.coders.VarLongCoder;
@@ -39,16 +40,6 @@ public final class JudgeClicks
   public static final TupleTag<KV<Long, Void>> CLICKS = new TupleTag<>() {};
   public static final TupleTag<DeadLetter> DEAD_LETTERS = new TupleTag<>() {};
 
-  /** Metric names, in the {@value #NAMESPACE} namespace. */
-  public static final String NAMESPACE = "clicks";
-  public static final String RECORDS_READ = "records_read";
-  public static final String COUNTED = "parsed";
-  public static final String MALFORMED = "malformed";
-  public static final String TOO_LATE = "dropped_too_late";
-  public static final String WINDOW_CLOSED = "window_closed";
-  public static final String ALREADY_DEAD_LETTERED = "already_dead_lettered";
-  public static final String OUTSIDE_INTERVAL = "outside_interval";
-
   private final ClickRules rules;
   private final Duration allowedSkew;
 
@@ -69,13 +60,13 @@ public final class JudgeClicks
   static final class JudgeFn extends DoFn<KafkaRecord<byte[], byte[]>, KV<Long, Void>> {
     private final ClickRules rules;
     private final Duration allowedSkew;
-    private final Counter readCounter = Metrics.counter(NAMESPACE, RECORDS_READ);
-    private final Counter countedCounter = Metrics.counter(NAMESPACE, COUNTED);
-    private final Counter malformedCounter = Metrics.counter(NAMESPACE, MALFORMED);
-    private final Counter tooLateCounter = Metrics.counter(NAMESPACE, TOO_LATE);
-    private final Counter windowClosedCounter = Metrics.counter(NAMESPACE, WINDOW_CLOSED);
-    private final Counter alreadyCounter = Metrics.counter(NAMESPACE, ALREADY_DEAD_LETTERED);
-    private final Counter outsideCounter = Metrics.counter(NAMESPACE, OUTSIDE_INTERVAL);
+    private final Counter readCounter = Metrics.counter(Counters.NAMESPACE, Counters.RECORDS_READ);
+    private final Counter countedCounter = Metrics.counter(Counters.NAMESPACE, Counters.COUNTED);
+    private final Counter malformedCounter = Metrics.counter(Counters.NAMESPACE, Counters.MALFORMED);
+    private final Counter tooLateCounter = Metrics.counter(Counters.NAMESPACE, Counters.TOO_LATE);
+    private final Counter windowClosedCounter = Metrics.counter(Counters.NAMESPACE, Counters.WINDOW_CLOSED);
+    private final Counter alreadyCounter = Metrics.counter(Counters.NAMESPACE, Counters.ALREADY_DEAD_LETTERED);
+    private final Counter outsideCounter = Metrics.counter(Counters.NAMESPACE, Counters.OUTSIDE_INTERVAL);
     // Added up per bundle and given to the counters once: a counter update per record is a cost per record.
     private transient long read;
     private transient long counted;

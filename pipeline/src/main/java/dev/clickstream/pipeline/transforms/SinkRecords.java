@@ -1,6 +1,8 @@
 package dev.clickstream.pipeline.transforms;
 
+import dev.clickstream.pipeline.io.ClickHouseSchema;
 import dev.clickstream.pipeline.io.UserCodeRelease;
+import dev.clickstream.pipeline.model.Counters;
 import dev.clickstream.pipeline.model.DeadLetter;
 import dev.clickstream.pipeline.model.WindowCount;
 import org.apache.beam.sdk.metrics.Counter;
@@ -11,14 +13,11 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 
 /** What the sinks take: an aggregate as a Kafka record and as a ClickHouse row, a dead letter as a Kafka record. */
 public final class SinkRecords {
-  public static final String AGGREGATES_SENT = "aggregates_sent";
-  public static final String ROWS_WRITTEN = "rows_written";
-
   private SinkRecords() {}
 
   public static final class ToAggregateRecord extends DoFn<WindowCount, ProducerRecord<byte[], byte[]>> {
     private final String topic;
-    private final Counter sent = Metrics.counter(JudgeClicks.NAMESPACE, AGGREGATES_SENT);
+    private final Counter sent = Metrics.counter(Counters.NAMESPACE, Counters.AGGREGATES_SENT);
 
     public ToAggregateRecord(String topic) {
       this.topic = topic;
@@ -32,12 +31,12 @@ public final class SinkRecords {
   }
 
   public static final class ToRow extends DoFn<WindowCount, Row> {
-    private final Counter written = Metrics.counter(JudgeClicks.NAMESPACE, ROWS_WRITTEN);
+    private final Counter written = Metrics.counter(Counters.NAMESPACE, Counters.ROWS_WRITTEN);
 
     @ProcessElement
     public void process(@Element WindowCount count, OutputReceiver<Row> out) {
       written.inc();
-      out.output(count.toRow());
+      out.output(ClickHouseSchema.row(count));
     }
 
     /** The ClickHouse write ends with this step: let a Flink TaskManager unload the job's classes. */

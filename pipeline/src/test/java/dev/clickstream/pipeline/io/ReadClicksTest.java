@@ -1,7 +1,5 @@
 package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.admin.KafkaSetup;
-import dev.clickstream.pipeline.launch.ClosableSource;
 import dev.clickstream.pipeline.launch.Supervisor;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -32,7 +30,7 @@ public class ReadClicksTest {
       read.add(new KafkaRecord<>("clicks", 0, offset, 0L, KafkaTimestampType.CREATE_TIME, null, null,
           ("r" + offset).getBytes(StandardCharsets.UTF_8)));
     }
-    KafkaSetup.OffsetRange piece = new KafkaSetup.OffsetRange("clicks", 0, 10, 13, 0L);
+    OffsetRange piece = new OffsetRange("clicks", 0, 10, 13, 0L);
     PCollection<Long> kept = p.apply(Create.of(read).withCoder(ReadClicks.CODER))
         .apply(ParDo.of(new ReadClicks.KeepRange(List.of(piece))))
         .apply(MapElements.into(TypeDescriptors.longs()).via(KafkaRecord::getOffset));

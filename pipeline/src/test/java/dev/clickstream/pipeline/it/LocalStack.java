@@ -100,10 +100,10 @@ final class LocalStack {
   }
 
   /** The pipeline's options from {@code args}, on the runner under test (in this JVM). */
-  static dev.clickstream.pipeline.ClickCountOptions options(String... args) {
+  static dev.clickstream.pipeline.config.ClickCountOptions options(String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     all.addAll(runnerOptions());
-    return dev.clickstream.pipeline.ClickCountPipeline.parseOptions(all.toArray(String[]::new));
+    return dev.clickstream.pipeline.launch.RunnerOptions.parse(all.toArray(String[]::new));
   }
 
   /** GET on the Flink session cluster's REST API. */

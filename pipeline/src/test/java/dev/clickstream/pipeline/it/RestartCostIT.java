@@ -1,6 +1,6 @@
 package dev.clickstream.pipeline.it;
 
-import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.config.Settings;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.clickstream.generator.Oracle;
 import dev.clickstream.pipeline.ClickCountPipeline;
-import dev.clickstream.pipeline.ClickCountOptions;
-import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.config.ClickCountOptions;
+import dev.clickstream.pipeline.config.Settings;
 import dev.clickstream.pipeline.launch.Supervisor;
 import dev.clickstream.pipeline.model.ClickParser;
 import dev.clickstream.pipeline.model.DeadLetter;
@@ -58,7 +58,7 @@ class SettleRunIT {
         "--from=" + from, "--to=" + to, "--earlyTo=" + earlyTo));
     args.addAll(List.of(extra));
     ClickCountOptions options = LocalStack.options(args.toArray(String[]::new));
-    return new Supervisor(options, Settings.from(options)).runUntilDoneOrStopped();
+    return new Supervisor(options, Settings.from(options), ClickCountPipeline::build).runUntilDoneOrStopped();
   }
 
   /** The DAG's run at T: settles up to T - 2 minutes, counts up to T early; starts at T - 3 minutes with no mark. */

@@ -1,4 +1,4 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.config;
 
 /**
  * The pipeline will not start, and starting it again would not help: the ClickHouse table does not fit the rows,

@@ -1,6 +1,5 @@
-package dev.clickstream.pipeline.io;
+package dev.clickstream.pipeline.config;
 
-import dev.clickstream.pipeline.Settings;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;

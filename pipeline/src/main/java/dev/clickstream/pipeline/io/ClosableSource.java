@@ -1,4 +1,4 @@
-package dev.clickstream.pipeline.launch;
+package dev.clickstream.pipeline.io;
 
 import java.io.IOException;
 import java.util.List;

@@ -1,6 +1,6 @@
-package dev.clickstream.pipeline.admin;
+package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.Settings;
+import dev.clickstream.pipeline.config.Settings;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.beam.sdk.io.clickhouse.TableSchema;

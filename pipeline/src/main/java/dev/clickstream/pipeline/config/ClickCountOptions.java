@@ -1,4 +1,4 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.config;
 
 import org.apache.beam.sdk.options.Default;
 import org.apache.beam.sdk.options.Description;

@@ -1,7 +1,8 @@
-package dev.clickstream.pipeline.admin;
+package dev.clickstream.pipeline.io;
 
-import dev.clickstream.pipeline.Settings;
-import dev.clickstream.pipeline.StartupRefusedException;
+import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.config.StartupRefusedException;
+import dev.clickstream.pipeline.model.WindowCount;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +14,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.beam.sdk.io.clickhouse.TableSchema;
 import org.apache.beam.sdk.schemas.Schema;
+import org.apache.beam.sdk.values.Row;
 
 /**
  * The ClickHouse side of the pipeline, all derived from one file, {@code clickhouse/product_clicks.sql}: the DDL
@@ -20,7 +22,7 @@ import org.apache.beam.sdk.schemas.Schema;
  */
 public final class ClickHouseSchema {
 
-  static final String DDL_RESOURCE = "/clickhouse/product_clicks.sql";
+  public static final String DDL_RESOURCE = "/clickhouse/product_clicks.sql";
   private static final String DEFAULT_DATABASE = "analytics";
   private static final String DEFAULT_TABLE = "product_clicks";
 
@@ -39,6 +41,18 @@ public final class ClickHouseSchema {
   private static final Pattern COLUMN = Pattern.compile("\\s*([A-Za-z_][A-Za-z0-9_]*)\\s+(.+?)\\s*");
 
   private ClickHouseSchema() {}
+
+  /** A window count as a row of the table. */
+  public static Row row(WindowCount count) {
+    return Row.withSchema(ROW_SCHEMA)
+        .withFieldValue("product_id", count.productId())
+        .withFieldValue("timestamp", count.windowStart())
+        .withFieldValue("window_end", count.windowEnd())
+        .withFieldValue("count", count.count())
+        .withFieldValue("pane_timing", count.timing())
+        .withFieldValue("pane_index", count.paneIndex())
+        .build();
+  }
 
   /** The DDL file's text. */
   public static String ddl() {

@@ -1,8 +1,8 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.config;
 
-import dev.clickstream.pipeline.io.ClickHouseUrl;
-import dev.clickstream.pipeline.io.KafkaClient;
 import dev.clickstream.pipeline.io.KafkaWrites;
+import dev.clickstream.pipeline.launch.RunnerOptions;
+import dev.clickstream.pipeline.model.Interval;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.allOf;
@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class SettingsTest {
 
   private static Settings settings(String... args) {
-    return Settings.from(ClickCountPipeline.parseOptions(args));
+    return Settings.from(RunnerOptions.parse(args));
   }
 
   private static String error(String... args) {
@@ -40,7 +40,7 @@ class SettingsTest {
   @Test
   void fromAndToMakeABoundedRun() {
     Settings s = settings("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:05:00Z");
-    assertThat(s.interval(), equalTo(new Settings.Interval(1_795_687_200_000L, 1_795_687_500_000L)));
+    assertThat(s.interval(), equalTo(new Interval(1_795_687_200_000L, 1_795_687_500_000L)));
   }
 
   @Test
@@ -83,8 +83,8 @@ class SettingsTest {
   @Test
   void earlyToCountsTheWindowsAfterTheIntervalWithoutOwningThem() {
     Settings s = settings("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z", "--earlyTo=2026-11-26T10:03:00Z");
-    assertThat(s.interval(), equalTo(new Settings.Interval(1_795_687_200_000L, 1_795_687_260_000L)));
-    assertThat(s.countInterval(), equalTo(new Settings.Interval(1_795_687_200_000L, 1_795_687_380_000L)));
+    assertThat(s.interval(), equalTo(new Interval(1_795_687_200_000L, 1_795_687_260_000L)));
+    assertThat(s.countInterval(), equalTo(new Interval(1_795_687_200_000L, 1_795_687_380_000L)));
     assertThat(settings("--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z", "--earlyTo=2026-11-26T10:01:00Z")
         .early(), equalTo(null));
     assertThat(error("--earlyTo=2026-11-26T10:03:00Z"), containsString("give --from and --to too"));

@@ -1,6 +1,5 @@
-package dev.clickstream.pipeline.io;
+package dev.clickstream.pipeline.config;
 
-import dev.clickstream.pipeline.Settings;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,6 @@
-package dev.clickstream.pipeline;
+package dev.clickstream.pipeline.config;
 
-import dev.clickstream.pipeline.io.ClickHouseUrl;
-import dev.clickstream.pipeline.io.KafkaClient;
+import dev.clickstream.pipeline.model.Interval;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
 import org.checkerframework.checker.nullness.qual.Nullable;
@@ -36,18 +35,6 @@ public record Settings(
    * end + allowed lateness + maxOutOfOrderness + {@code deliveryMargin} has passed.
    */
   public record Settle(Duration maxSettle, Duration deliveryMargin) implements java.io.Serializable {}
-
-  /** A bounded run's event-time interval [from, to), in epoch milliseconds. */
-  public record Interval(long fromMillis, long toMillis) implements java.io.Serializable {
-    public boolean contains(long millis) {
-      return millis >= fromMillis && millis < toMillis;
-    }
-
-    @Override
-    public String toString() {
-      return "[" + new Instant(fromMillis) + ", " + new Instant(toMillis) + ")";
-    }
-  }
 
   /** A ClickHouse {@code database.table}, both plain identifiers. */
   public record TableName(String database, String table) implements java.io.Serializable {

@@ -1,0 +1,84 @@
+package dev.clickstream.pipeline.launch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.clickstream.pipeline.config.ClickCountOptions;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.beam.runners.flink.FlinkPipelineOptions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Parsing the options asks no service anything; a job on a session cluster gets the cluster's parallelism and
+ * checkpoint interval when it starts, unless the command line set them.
+ */
+class RunnerOptionsTest {
+  private HttpServer flink;
+  private final AtomicInteger configRequests = new AtomicInteger();
+
+  @BeforeEach
+  void startFakeJobManager() throws IOException {
+    flink = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    flink.createContext("/jobmanager/config", exchange -> {
+      configRequests.incrementAndGet();
+      byte[] body = ("[{\"key\":\"parallelism.default\",\"value\":\"3\"},"
+          + "{\"key\":\"execution.checkpointing.interval\",\"value\":\"7 s\"}]").getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    flink.start();
+  }
+
+  @AfterEach
+  void stop() {
+    flink.stop(0);
+  }
+
+  private String master() {
+    return "127.0.0.1:" + flink.getAddress().getPort();
+  }
+
+  @Test
+  void parsingFlinkOptionsAsksNoCluster() {
+    // Nothing listens on port 9 here: parsing must not try to reach it.
+    ClickCountOptions options = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=127.0.0.1:9");
+    FlinkPipelineOptions flinkOptions = options.as(FlinkPipelineOptions.class);
+    assertEquals(-1, flinkOptions.getParallelism());
+    assertEquals(-1L, flinkOptions.getCheckpointingInterval());
+    assertEquals("click-count-click-count-pipeline", options.getJobName());
+  }
+
+  @Test
+  void aContinuousJobTakesTheClustersParallelismAndCheckpointIntervalWhenItStarts() {
+    FlinkPipelineOptions options = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=" + master())
+        .as(FlinkPipelineOptions.class);
+    assertEquals(0, configRequests.get());
+    FlinkLaunch.applyClusterDefaults(options, false);
+    assertEquals(3, options.getParallelism());
+    assertEquals(7_000L, options.getCheckpointingInterval());
+  }
+
+  @Test
+  void whatTheCommandLineSetsStays() {
+    FlinkPipelineOptions options = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=" + master(),
+        "--parallelism=4", "--checkpointingInterval=2000").as(FlinkPipelineOptions.class);
+    FlinkLaunch.applyClusterDefaults(options, false);
+    assertEquals(4, options.getParallelism());
+    assertEquals(2_000L, options.getCheckpointingInterval());
+    assertEquals(0, configRequests.get(), "nothing left to ask the cluster");
+  }
+
+  @Test
+  void localRunsGetOneSubtaskPerCoreAndTheDefaultCheckpointInterval() {
+    FlinkPipelineOptions options = RunnerOptions.parse("--runner=FlinkRunner").as(FlinkPipelineOptions.class);
+    FlinkLaunch.applyClusterDefaults(options, false);
+    assertEquals(Runtime.getRuntime().availableProcessors(), options.getParallelism());
+    assertEquals(Long.parseLong(FlinkLaunch.DEFAULT_CHECKPOINT_INTERVAL_MILLIS), options.getCheckpointingInterval());
+  }
+}
