@@ -18,6 +18,7 @@ import java.util.Map;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
@@ -31,6 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
  * malformed ones, a bounded run counts them, and both sinks and the dead-letter topic must agree with the
  * generator's oracle exactly. Then the same interval again must leave ClickHouse as it was.
  */
+@Tag("services")
+@Tag("end-to-end")
 class BoundedRunIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final String CLICKS = "it_bounded_clicks_" + RUN;

@@ -11,6 +11,7 @@ import java.net.URI;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import org.apache.beam.sdk.PipelineResult;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * made. One JDBC URL ({@code jdbc:clickhouse:https://...&sslrootcert=FILE}) serves ClickHouseIO's inserts and the
  * pipeline's own statements (DDL, schema check); without the certificate the pipeline does not start.
  */
+@Tag("services")
 class ClickHouseOverTlsIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
 

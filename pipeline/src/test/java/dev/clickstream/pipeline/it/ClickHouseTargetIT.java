@@ -12,6 +12,7 @@ import java.net.URI;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import org.apache.beam.sdk.PipelineResult;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * default. ClickHouseIO's writer only gets the table's name, so a URL naming another database would send the rows
  * there while the checks looked at the table.
  */
+@Tag("services")
 class ClickHouseTargetIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final String DATABASE = "it_db_" + RUN;

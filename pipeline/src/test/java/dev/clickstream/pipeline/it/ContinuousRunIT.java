@@ -21,6 +21,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.containsString;
@@ -38,6 +39,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * hold the watermark back. The table must reach the first two oracles' counts, the third producer's clicks must all
  * be dead-lettered as window_closed (none dropped unseen); then SIGTERM must stop the process cleanly.
  */
+@Tag("services")
+@Tag("end-to-end")
 class ContinuousRunIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final String CLICKS = "it_live_clicks_" + RUN;

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * start with the reason (exit 2), the first as well as the second, instead of the first succeeding and every later one
  * failing with KafkaIO's "Kafka metadata exists for shard 0, but there is no stored state".
  */
+@Tag("services")
 class ExactlyOnceRefusalIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
 

@@ -17,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,6 +26,8 @@ import org.junit.jupiter.api.Test;
  * resumed from it. Each must end with ClickHouse's FINAL view equal to the oracle and a read_committed consumer of
  * the aggregates seeing every pane once. Runs only in the flink-session-cluster execution (pipeline/pom.xml).
  */
+@Tag("services")
+@Tag("flink")
 class FlinkRecoveryIT {
   private static final Path STACK_DIR = Path.of(System.getenv().getOrDefault("STACK_DIR", "../.local-stack"));
 

@@ -32,6 +32,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,6 +41,8 @@ import org.junit.jupiter.api.Test;
  * click, dead-letter every garbage record with its exact bytes, and stay within bounded memory: peak RSS is reported
  * and must stay under 1.5 GB. Bounded and continuous.
  */
+@Tag("services")
+@Tag("direct-runner")
 class GarbageFloodIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final int GARBAGE_RECORDS = 1_600;

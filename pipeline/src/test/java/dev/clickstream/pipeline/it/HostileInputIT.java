@@ -20,6 +20,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
@@ -30,6 +31,8 @@ import static org.hamcrest.Matchers.equalTo;
  * run, and out to the dead-letter topic with its reason and its exact bytes (the 1 MB one included); every good click
  * is counted in ClickHouse.
  */
+@Tag("services")
+@Tag("end-to-end")
 class HostileInputIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final String TOPIC = "it_hostile_" + RUN;

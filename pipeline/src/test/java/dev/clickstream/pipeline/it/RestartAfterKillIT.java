@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,6 +24,8 @@ import org.junit.jupiter.api.Test;
  * view and the largest Kafka aggregate (the count is the version) of every window, closed before, during or after the
  * kill, must equal the oracle.
  */
+@Tag("services")
+@Tag("direct-runner")
 class RestartAfterKillIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final String CLICKS = "it_kill_clicks_" + RUN;

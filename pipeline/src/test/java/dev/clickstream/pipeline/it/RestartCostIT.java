@@ -21,6 +21,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
@@ -35,6 +36,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * bounded by what the open windows need, not by the quietest partition; and repeated failures, each followed by an
  * in-process restart, do not pile up Kafka consumers, threads, sockets or heap.
  */
+@Tag("services")
+@Tag("direct-runner")
 class RestartCostIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final Path STACK_DIR = Path.of(System.getProperty("stack.dir", "../.local-stack"));

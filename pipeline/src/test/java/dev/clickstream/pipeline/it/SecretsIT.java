@@ -25,6 +25,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * neither in the process list (the JVM's command line) nor in anything the pipeline prints (its settings, its log,
  * its summary).
  */
+@Tag("services")
 class SecretsIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final String USER = "it_secret_" + RUN;

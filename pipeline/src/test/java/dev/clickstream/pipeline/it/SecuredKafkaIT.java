@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * run through it equal the oracle; the password is never on a command line or in the output; a wrong password
  * stops the pipeline at start, saying why.
  */
+@Tag("services")
 class SecuredKafkaIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
   private static final Path PROPERTIES = LocalStack.KAFKA_SASL_PROPERTIES.toAbsolutePath();

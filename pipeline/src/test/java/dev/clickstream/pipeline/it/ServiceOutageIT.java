@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * back. The pipeline must not die, and the final ClickHouse view must equal the oracle: writes are retried with
  * backoff, reads resume.
  */
+@Tag("services")
 class ServiceOutageIT {
   // ClickHouse stopped for 30 s: ClickHouseIO's inserts fail and are retried with backoff until it is back.
   @Test

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.equalTo;
@@ -22,6 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * UserCodeRelease}). Counts the TaskManager's live user-code class loaders (a full GC first, by {@code jcmd
  * GC.class_histogram}) before and after three bounded jobs that read clicks and write both sinks: none may stay.
  */
+@Tag("services")
+@Tag("flink")
 class SessionClusterClassLoadingIT {
   private static final Path STACK_DIR = Path.of(System.getenv().getOrDefault("STACK_DIR", "../.local-stack"));
   private static final Pattern LOADERS = Pattern.compile("\\s(\\d+)\\s+\\d+\\s+org\\.apache\\.flink\\.util\\.ChildFirstClassLoader\\b");

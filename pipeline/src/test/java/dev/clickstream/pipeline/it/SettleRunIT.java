@@ -25,6 +25,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.containsString;
@@ -37,6 +38,7 @@ import static org.hamcrest.Matchers.greaterThan;
  * same account: every record written is either counted in ClickHouse or in the dead-letter topic, with its reason,
  * exactly once.
  */
+@Tag("services")
 class SettleRunIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final long MINUTE = 60_000;

@@ -19,9 +19,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.beam.sdk.PipelineResult;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Faults 4 and 5: a table the pipeline cannot write, and bounded runs over very uneven partitions. */
+@Tag("services")
 class StartupAndBoundsIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
 
