@@ -202,8 +202,11 @@ start_clickhouse() {
     -e "s#@HTTPS_PORT@#$CLICKHOUSE_HTTPS_PORT#g" \
     "$here/clickhouse/config.xml.template" > "$ch_dir/config.xml"
   cp "$here/clickhouse/users.xml" "$ch_dir/users.xml"
+  rm -rf "$ch_dir/users.d" && cp -r "$here/clickhouse/users.d" "$ch_dir/users.d"
   log "starting ClickHouse on 127.0.0.1:$CLICKHOUSE_HTTP_PORT (logs: $ch_dir/log)"
-  nohup clickhouse-server --config-file="$ch_dir/config.xml" > "$ch_dir/log/stdout.log" 2>&1 &
+  # The dashboard's read-only user has no password here: like 'default', only this machine can reach the server.
+  CLICKHOUSE_DASHBOARD_PASSWORD="" nohup clickhouse-server --config-file="$ch_dir/config.xml" \
+    > "$ch_dir/log/stdout.log" 2>&1 &
   echo $! > "$ch_dir/clickhouse.pid"
   wait_for "ClickHouse" 60 clickhouse_ping || { tail -20 "$ch_dir/log/"*.log >&2; die "ClickHouse did not start"; }
 }

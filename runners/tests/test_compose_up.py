@@ -55,6 +55,7 @@ class Compose:
         self.ports = {"AIRFLOW_PORT": free_port(), "FLINK_UI_PORT": free_port(), "DASHBOARD_PORT": free_port(),
                       "KAFKA_HOST_PORT": free_port()}
         self.secrets = {"CLICKHOUSE_USER": "clicks", "CLICKHOUSE_PASSWORD": uuid.uuid4().hex,
+                        "DASHBOARD_CLICKHOUSE_PASSWORD": uuid.uuid4().hex,
                         "POSTGRES_PASSWORD": uuid.uuid4().hex, "AIRFLOW_ADMIN_PASSWORD": uuid.uuid4().hex,
                         "AIRFLOW_JWT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex}
         self.env_file = os.path.join(tmp, "compose.env")
@@ -64,9 +65,12 @@ class Compose:
                 f.write(f"{key}={value}\n")
         self.files = ["-f", "docker-compose.yml"] + (["-f", OVERRIDE] if OVERRIDE else [])
 
-    def __call__(self, *args, timeout=900, check=True):
+    def run(self, *args, timeout=900):
         command = ["docker-compose", "--env-file", self.env_file, "-p", self.project, *self.files, *args]
-        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+    def __call__(self, *args, timeout=900, check=True):
+        result = self.run(*args, timeout=timeout)
         if check:
             assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         return result.stdout
@@ -254,6 +258,11 @@ def test_the_seeds_walk_through(compose):
     snapshot = json.load(urllib.request.urlopen(
         f"http://127.0.0.1:{compose.ports['DASHBOARD_PORT']}/api/counts", timeout=30))
     assert snapshot["windows"] and snapshot["settledTo"] >= mark, snapshot
+    # It reads as its own user, which cannot write.
+    refused = compose.run("exec", "-T", "clickhouse", "clickhouse-client", "--user", "dashboard", "--password",
+                          compose.secrets["DASHBOARD_CLICKHOUSE_PASSWORD"], "--query",
+                          "INSERT INTO analytics.product_clicks (product_id) VALUES (1)")
+    assert refused.returncode != 0 and "readonly" in (refused.stdout + refused.stderr), refused
 
     # As after a VM restart: down (volumes kept), up again; the counts are there and no minute is lost.
     before = compose.clickhouse("SELECT count() FROM analytics.product_clicks FINAL").strip()

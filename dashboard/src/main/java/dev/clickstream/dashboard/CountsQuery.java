@@ -19,10 +19,11 @@ import java.util.stream.Collectors;
 
 /**
  * The page's only queries, fixed text with integer parameters, against the pipeline's table read through FINAL (one
- * row per product and window, the most complete pane). They go as HTTP GET, which ClickHouse runs read-only
- * (18.16 then refuses even an explicit {@code readonly=1} as a change of settings), and the page can only pick
- * how many windows and products, so neither it nor a caller can make the server write or run other SQL. Plain SQL
- * that ClickHouse 18.16 and a current server both accept.
+ * row per product and window, the most complete pane), over the windows that start within {@code span} of now. The
+ * page can only pick how many windows and products, so neither it nor a caller can run other SQL; and the user they
+ * run as must be read-only (checked before the first query, {@link #checkReadOnly}), so that even a mistake here
+ * could not write. They go as HTTP GET, which ClickHouse runs read-only in any case. Plain SQL that ClickHouse 18.16
+ * and a current server both accept.
  */
 final class CountsQuery {
   private static final Pattern TABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*");
@@ -47,16 +48,32 @@ final class CountsQuery {
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private final URI clickHouse;
   private final String table;
+  private final String user;
   private final String authorization;
   /** (product, window start) → [count, when the dashboard first saw that count]. */
   private final Map<List<Long>, long[]> seen = new ConcurrentHashMap<>();
+  private final long spanMillis;
+  private volatile boolean readOnly;
 
-  CountsQuery(URI clickHouse, String table, String user, String password) {
+  /** The user's {@code readonly} setting is 0: it may write, and the dashboard will not query as it. */
+  static final class WritableUserException extends IllegalStateException {
+    WritableUserException(String user) {
+      super("the dashboard's ClickHouse user " + (user == null || user.isEmpty() ? "(the server's default)" : user)
+          + " may write (readonly=0); it reads only as a read-only user: docs/dashboard.md says how to make one");
+    }
+  }
+
+  CountsQuery(URI clickHouse, String table, String user, String password, Duration span) {
     if (!TABLE.matcher(table).matches()) {
       throw new IllegalArgumentException("the table must be database.table, plain identifiers, not '" + table + "'");
     }
+    if (span.isNegative() || span.isZero()) {
+      throw new IllegalArgumentException("the span must be positive, not " + span);
+    }
     this.clickHouse = clickHouse;
     this.table = table;
+    this.user = user;
+    this.spanMillis = span.toMillis();
     this.authorization = user == null || user.isEmpty() ? null
         : "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
   }
@@ -70,11 +87,13 @@ final class CountsQuery {
       throw new IllegalArgumentException("windows must be 1.." + MAX_WINDOWS + " and products 1.." + MAX_PRODUCTS);
     }
     long now = System.currentTimeMillis();
+    checkReadOnly();
     List<Window> windows = new ArrayList<>();
     List<long[]> newestFirst;
     try {
       newestFirst = query("SELECT timestamp, max(window_end), sum(count) FROM " + table + " FINAL"
-          + " GROUP BY timestamp ORDER BY timestamp DESC LIMIT " + windowCount);
+          + " WHERE timestamp >= " + (now - spanMillis) + " GROUP BY timestamp ORDER BY timestamp DESC LIMIT "
+          + windowCount);
     } catch (IOException e) {
       if (NOT_THERE_YET.matcher(e.getMessage()).find()) {
         // No pipeline has written yet: the page says that no window is counted yet.
@@ -127,6 +146,22 @@ final class CountsQuery {
     return new Snapshot(windows, products, series, rows, settledTo, now);
   }
 
+  /**
+   * Refuses a user that may write, once, before the first query. Asked by POST, which ClickHouse does not make
+   * read-only by itself (a GET would report readonly=2 for any user).
+   */
+  void checkReadOnly() throws IOException, InterruptedException {
+    if (readOnly) {
+      return;
+    }
+    List<String[]> rows = send(HttpRequest.BodyPublishers.ofString(
+        "SELECT value FROM system.settings WHERE name = 'readonly' FORMAT TabSeparated"), "");
+    if (rows.isEmpty() || rows.get(0)[0].equals("0")) {
+      throw new WritableUserException(user);
+    }
+    readOnly = true;
+  }
+
   /** The newest settled mark in {@code <table>_settled}, written by the DAG's settling runs; 0 if none. */
   private long settledTo() throws IOException, InterruptedException {
     try {
@@ -153,9 +188,14 @@ final class CountsQuery {
   }
 
   private List<String[]> queryText(String sql) throws IOException, InterruptedException {
-    String url = clickHouse.toString() + (clickHouse.toString().endsWith("/") ? "" : "/") + "?query="
-        + URLEncoder.encode(sql + " FORMAT TabSeparated", StandardCharsets.UTF_8);
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).GET();
+    return send(null, "?query=" + URLEncoder.encode(sql + " FORMAT TabSeparated", StandardCharsets.UTF_8));
+  }
+
+  /** A GET with the query in the address, or a POST of {@code body}. */
+  private List<String[]> send(HttpRequest.BodyPublisher body, String query) throws IOException, InterruptedException {
+    String url = clickHouse.toString() + (clickHouse.toString().endsWith("/") ? "" : "/") + query;
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20));
+    request = body == null ? request.GET() : request.POST(body);
     if (authorization != null) {
       request.header("Authorization", authorization);
     }

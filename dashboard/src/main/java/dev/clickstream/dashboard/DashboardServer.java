@@ -12,6 +12,7 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutorService;
@@ -22,10 +23,17 @@ import java.util.concurrent.Executors;
  * and one JSON endpoint, {@code /api/counts?windows=N&products=K}, that runs {@link CountsQuery}'s fixed read-only
  * queries and adds the dead letters per reason from {@link DeadLetterTail}. Binds to 127.0.0.1 unless told otherwise.
  *
+ * <p>It answers only requests whose {@code Host} is one of its own names ({@code allowed-hosts}), so that a web page
+ * elsewhere cannot reach it through a DNS name it points at 127.0.0.1; it queries ClickHouse only as a read-only user;
+ * and what ClickHouse says when a query fails goes to its log, not to the browser.
+ *
  * <p>Settings: flags {@code --name=value}, else the environment variables the DAG and {@code local-stack.sh env} use:
- * {@code CLICK_CLICKHOUSE_HTTP}, {@code CLICK_CLICKHOUSE_TABLE}, {@code CLICK_CLICKHOUSE_USER} with the password in
- * the variable {@code CLICK_CLICKHOUSE_PASSWORD}, {@code CLICK_KAFKA_BOOTSTRAP}, {@code CLICK_KAFKA_PROPERTIES},
- * {@code CLICK_DEAD_LETTER_TOPIC}, {@code CLICK_DASHBOARD_BIND}, {@code CLICK_DASHBOARD_PORT}.
+ * {@code CLICK_CLICKHOUSE_HTTP}, {@code CLICK_CLICKHOUSE_TABLE}, {@code CLICK_DASHBOARD_CLICKHOUSE_USER} (its own
+ * read-only user, {@code dashboard} by default) with the password in the variable
+ * {@code CLICK_DASHBOARD_CLICKHOUSE_PASSWORD}, {@code CLICK_DASHBOARD_SPAN} (how far back it reads, ISO-8601, PT24H),
+ * {@code CLICK_KAFKA_BOOTSTRAP}, {@code CLICK_KAFKA_PROPERTIES}, {@code CLICK_DEAD_LETTER_TOPIC},
+ * {@code CLICK_DASHBOARD_BIND}, {@code CLICK_DASHBOARD_PORT}, {@code CLICK_DASHBOARD_ALLOWED_HOSTS} (comma-separated
+ * host names besides localhost, 127.0.0.1, [::1] and the bind address).
  */
 public final class DashboardServer {
   private static final Map<String, String> TYPES = Map.of("html", "text/html; charset=utf-8",
@@ -33,14 +41,18 @@ public final class DashboardServer {
   private static final List<String> PAGE = List.of("index.html", "dashboard.js", "dashboard.css",
       "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE.txt");
 
+
   private final CountsQuery counts;
+  private final java.util.Set<String> allowedHosts;
   private final DeadLetterTail deadLetters;
   private final HttpServer server;
   private final ExecutorService workers = Executors.newFixedThreadPool(4);
 
   DashboardServer(Map<String, String> settings) throws IOException {
     this.counts = new CountsQuery(URI.create(settings.get("clickhouse-http")), settings.get("table"),
-        settings.get("clickhouse-user"), System.getenv().getOrDefault(settings.get("clickhouse-password-env"), ""));
+        settings.get("clickhouse-user"), System.getenv().getOrDefault(settings.get("clickhouse-password-env"), ""),
+        java.time.Duration.parse(settings.get("span")));
+    this.allowedHosts = allowedHosts(settings.get("bind"), settings.get("allowed-hosts"));
     Properties kafka = new Properties();
     String properties = settings.get("kafka-properties");
     if (properties != null && !properties.isEmpty()) {
@@ -52,8 +64,8 @@ public final class DashboardServer {
     this.server = HttpServer.create(
         new InetSocketAddress(settings.get("bind"), Integer.parseInt(settings.get("port"))), 16);
     server.setExecutor(workers);
-    server.createContext("/", this::page);
-    server.createContext("/api/counts", this::api);
+    server.createContext("/", exchange -> ifHostAllowed(exchange, this::page));
+    server.createContext("/api/counts", exchange -> ifHostAllowed(exchange, this::api));
     server.createContext("/healthz", exchange -> send(exchange, 200, "txt", "ok\n".getBytes(StandardCharsets.UTF_8)));
   }
 
@@ -72,6 +84,41 @@ public final class DashboardServer {
 
   int port() {
     return server.getAddress().getPort();
+  }
+
+  /** The names this server answers to: the loopback names, a specific bind address, and {@code extra}. */
+  static java.util.Set<String> allowedHosts(String bind, String extra) {
+    java.util.Set<String> hosts = new java.util.TreeSet<>(List.of("localhost", "127.0.0.1", "[::1]"));
+    if (!bind.equals("0.0.0.0") && !bind.equals("::") && !bind.equals("[::]")) {
+      hosts.add(bind.contains(":") && !bind.startsWith("[") ? "[" + bind + "]" : bind.toLowerCase(Locale.ROOT));
+    }
+    for (String host : extra.split(",")) {
+      if (!host.isBlank()) {
+        hosts.add(host.strip().toLowerCase(Locale.ROOT));
+      }
+    }
+    return hosts;
+  }
+
+  /** The host name of a {@code Host} header, without its port: {@code [::1]:8090} → {@code [::1]}. */
+  static String hostName(String header) {
+    String host = header.strip().toLowerCase(Locale.ROOT);
+    int colon = host.startsWith("[") ? host.indexOf(':', Math.max(host.indexOf(']'), 0)) : host.indexOf(':');
+    return colon < 0 ? host : host.substring(0, colon);
+  }
+
+  private interface Handler {
+    void handle(HttpExchange exchange) throws IOException;
+  }
+
+  private void ifHostAllowed(HttpExchange exchange, Handler handler) throws IOException {
+    String header = exchange.getRequestHeaders().getFirst("Host");
+    if (header == null || !allowedHosts.contains(hostName(header))) {
+      send(exchange, 421, "txt", ("this dashboard answers to " + String.join(", ", allowedHosts)
+          + "; add a name with --allowed-hosts\n").getBytes(StandardCharsets.UTF_8));
+      return;
+    }
+    handler.handle(exchange);
   }
 
   private void page(HttpExchange exchange) throws IOException {
@@ -107,9 +154,15 @@ public final class DashboardServer {
     } catch (IllegalArgumentException e) {
       status = 400;
       body = "{\"error\":" + string(e.getMessage()) + "}";
+    } catch (CountsQuery.WritableUserException e) {
+      System.err.println("click-dashboard: " + e.getMessage());
+      status = 503;
+      body = "{\"error\":" + string(e.getMessage()) + "}";
     } catch (IOException e) {
+      // ClickHouse's own words can name tables, users and settings: the log has them, the browser does not.
+      System.err.println("click-dashboard: cannot read ClickHouse: " + e.getMessage());
       status = 502;
-      body = "{\"error\":" + string("cannot read ClickHouse: " + e.getMessage()) + "}";
+      body = "{\"error\":\"cannot read ClickHouse (the dashboard's log says why)\"}";
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       status = 503;
@@ -210,8 +263,10 @@ public final class DashboardServer {
     Map<String, String> s = new HashMap<>();
     s.put("clickhouse-http", env.getOrDefault("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/"));
     s.put("table", env.getOrDefault("CLICK_CLICKHOUSE_TABLE", "analytics.product_clicks"));
-    s.put("clickhouse-user", env.getOrDefault("CLICK_CLICKHOUSE_USER", ""));
-    s.put("clickhouse-password-env", "CLICK_CLICKHOUSE_PASSWORD");
+    s.put("clickhouse-user", env.getOrDefault("CLICK_DASHBOARD_CLICKHOUSE_USER", "dashboard"));
+    s.put("clickhouse-password-env", "CLICK_DASHBOARD_CLICKHOUSE_PASSWORD");
+    s.put("span", env.getOrDefault("CLICK_DASHBOARD_SPAN", "PT24H"));
+    s.put("allowed-hosts", env.getOrDefault("CLICK_DASHBOARD_ALLOWED_HOSTS", ""));
     s.put("bootstrap-servers", env.getOrDefault("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"));
     s.put("kafka-properties", env.getOrDefault("CLICK_KAFKA_PROPERTIES", ""));
     s.put("dead-letter-topic", env.getOrDefault("CLICK_DEAD_LETTER_TOPIC", "clicks_dlq"));
@@ -225,6 +280,14 @@ public final class DashboardServer {
             new java.util.TreeSet<>(s.keySet())) + "=");
       }
       s.put(name, arg.substring(eq + 1));
+    }
+    try {
+      if (java.time.Duration.parse(s.get("span")).compareTo(java.time.Duration.ZERO) <= 0) {
+        throw new IllegalArgumentException("--span must be positive, not " + s.get("span"));
+      }
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new IllegalArgumentException("--span must be an ISO-8601 duration such as PT24H, not '" + s.get("span")
+          + "'");
     }
     return s;
   }

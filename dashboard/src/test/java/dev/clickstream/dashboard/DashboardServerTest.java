@@ -40,40 +40,73 @@ class DashboardServerTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> DashboardServer.settings(new String[] {"--prot=1"}, Map.of()));
     assertThat(e.getMessage(), containsString("--port="));
+    assertThat(s.get("clickhouse-user"), equalTo("dashboard")); // its own read-only user, not the pipeline's
+    assertThat(s.get("span"), equalTo("PT24H"));
+    assertThat(assertThrows(IllegalArgumentException.class, () -> DashboardServer.settings(
+        new String[] {"--span=1 day"}, Map.of())).getMessage(), containsString("ISO-8601"));
   }
 
   @Test
   void theTableMustBeAPlainNameSoThatNoSqlCanRideOnIt() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CountsQuery(
-        URI.create("http://127.0.0.1:8123/"), "analytics.t FINAL; DROP TABLE x", null, null));
+        URI.create("http://127.0.0.1:8123/"), "analytics.t FINAL; DROP TABLE x", null, null,
+        java.time.Duration.ofHours(24)));
     assertThat(e.getMessage(), containsString("database.table"));
   }
 
   @Test
   void windowAndProductCountsAreBoundedBeforeAnyQuery() {
-    CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:1/"), "analytics.t", null, null);
+    CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:1/"), "analytics.t", null, null,
+        java.time.Duration.ofHours(24));
     assertThrows(IllegalArgumentException.class, () -> q.snapshot(0, 5));
     assertThrows(IllegalArgumentException.class, () -> q.snapshot(10, CountsQuery.MAX_PRODUCTS + 1));
     assertThrows(IllegalArgumentException.class, () -> q.snapshot(CountsQuery.MAX_WINDOWS + 1, 5));
   }
 
   /**
-   * A stand-in ClickHouse on a free port whose table does not exist yet: every query gets 404 with {@code error}
-   * (ClickHouse's text for it differs between versions); each request's method and decoded query go to
-   * {@code queries}.
+   * A stand-in ClickHouse on a free port. A POST (the dashboard's check of its user) gets {@code readonly} as the
+   * user's setting; every GET gets {@code status} with {@code body}. Each request's method and decoded query (a POST:
+   * its body) go to {@code queries}.
    */
-  private static HttpServer clickHouseWithoutTheTable(String error, List<String> queries) throws IOException {
+  private static HttpServer fakeClickHouse(String readonly, int status, String body, List<String> queries)
+      throws IOException {
     HttpServer clickHouse = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     clickHouse.createContext("/", exchange -> {
-      queries.add(exchange.getRequestMethod() + " "
-          + URLDecoder.decode(exchange.getRequestURI().getRawQuery(), StandardCharsets.UTF_8));
-      byte[] body = error.getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(404, body.length);
-      exchange.getResponseBody().write(body);
+      boolean post = exchange.getRequestMethod().equals("POST");
+      queries.add(post ? "POST " + new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8)
+          : "GET " + URLDecoder.decode(exchange.getRequestURI().getRawQuery(), StandardCharsets.UTF_8));
+      byte[] answer = (post ? readonly + "\n" : body).getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(post ? 200 : status, answer.length);
+      exchange.getResponseBody().write(answer);
       exchange.close();
     });
     clickHouse.start();
     return clickHouse;
+  }
+
+  /** A stand-in ClickHouse, read-only user, whose table does not exist yet (its text for that differs by version). */
+  private static HttpServer clickHouseWithoutTheTable(String error, List<String> queries) throws IOException {
+    return fakeClickHouse("1", 404, error, queries);
+  }
+
+  private static DashboardServer dashboard(HttpServer clickHouse, String... flags) throws IOException {
+    List<String> args = new ArrayList<>(List.of("--port=0",
+        "--clickhouse-http=http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/", "--table=analytics.t",
+        "--bootstrap-servers=127.0.0.1:1"));
+    args.addAll(List.of(flags));
+    DashboardServer dashboard = new DashboardServer(DashboardServer.settings(args.toArray(String[]::new), Map.of()));
+    dashboard.start();
+    return dashboard;
+  }
+
+  /** A GET of {@code path} with the given Host header, as a browser sends it; the status and the body. */
+  private static String[] get(DashboardServer dashboard, String host, String path) throws IOException {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", dashboard.port())) {
+      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      return new String[] {response.substring(9, 12), response.substring(response.indexOf("\r\n\r\n") + 4)};
+    }
   }
 
   @Test
@@ -82,7 +115,7 @@ class DashboardServerTest {
         "Code: 60. DB::Exception: Table analytics.t does not exist. (UNKNOWN_TABLE)", new ArrayList<>());
     try {
       CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/"),
-          "analytics.t", null, null);
+          "analytics.t", null, null, java.time.Duration.ofHours(24));
       assertThat(q.snapshot(10, 5).windows(), equalTo(List.of()));
     } finally {
       clickHouse.stop(0);
@@ -94,10 +127,7 @@ class DashboardServerTest {
     List<String> queries = new CopyOnWriteArrayList<>();
     HttpServer clickHouse = clickHouseWithoutTheTable(
         "Code: 60, e.displayText() = DB::Exception: Table analytics.t doesn't exist.", queries);
-    DashboardServer dashboard = new DashboardServer(DashboardServer.settings(new String[] {"--port=0",
-        "--clickhouse-http=http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/", "--table=analytics.t",
-        "--bootstrap-servers=127.0.0.1:1"}, Map.of()));
-    dashboard.start();
+    DashboardServer dashboard = dashboard(clickHouse);
     java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + dashboard.port();
     java.util.function.BiFunction<String, String, java.net.http.HttpResponse<String>> call = (method, path) -> {
@@ -113,10 +143,11 @@ class DashboardServerTest {
       java.net.http.HttpResponse<String> ok = call.apply("GET", "/api/counts?windows=3&products=2");
       assertThat(ok.body(), ok.statusCode(), equalTo(200));
       assertThat(ok.body(), containsString("\"windows\":[]"));
-      assertThat(queries.size(), equalTo(1));
-      assertThat(queries.get(0), containsString("FROM analytics.t FINAL"));
-      assertThat(queries.get(0), containsString("LIMIT 3"));
-      assertThat(queries.get(0), startsWith("GET query=SELECT ")); // a GET: ClickHouse runs it read-only
+      assertThat(queries.size(), equalTo(2));
+      assertThat(queries.get(0), containsString("POST SELECT value FROM system.settings WHERE name = 'readonly'"));
+      assertThat(queries.get(1), containsString("FROM analytics.t FINAL WHERE timestamp >= "));
+      assertThat(queries.get(1), containsString("LIMIT 3"));
+      assertThat(queries.get(1), startsWith("GET query=SELECT ")); // a GET: ClickHouse runs it read-only
 
       assertThat(call.apply("GET", "/api/counts?windows=3;DROP&products=2").statusCode(), equalTo(400));
       assertThat(call.apply("GET", "/api/counts?windows=100000").statusCode(), equalTo(400));
@@ -126,11 +157,106 @@ class DashboardServerTest {
       java.net.http.HttpResponse<String> page = call.apply("GET", "/");
       assertThat(page.statusCode(), equalTo(200));
       assertThat(page.body(), containsString("uPlot.iife.min.js"));
-      assertThat(queries.size(), equalTo(1)); // no refused request reached ClickHouse
+      assertThat(queries.size(), equalTo(2)); // no refused request reached ClickHouse
     } finally {
       dashboard.stop();
       clickHouse.stop(0);
     }
+  }
+
+  @Test
+  void everyQueryOfTheTableIsBoundedInTime() throws Exception {
+    List<String> queries = new CopyOnWriteArrayList<>();
+    long now = System.currentTimeMillis();
+    String windows = (now - 120_000) + "\t" + (now - 60_000) + "\t7\n";
+    HttpServer clickHouse = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    clickHouse.createContext("/", exchange -> {
+      String sql = exchange.getRequestMethod().equals("POST") ? "readonly"
+          : URLDecoder.decode(exchange.getRequestURI().getRawQuery(), StandardCharsets.UTF_8);
+      queries.add(sql);
+      String answer = sql.equals("readonly") ? "1\n" : sql.contains("max(window_end)") ? windows
+          : sql.contains("_settled") ? "0\n" : sql.contains("sum(count) AS clicks") ? "3\t7\n"
+          : sql.contains("pane_timing") ? "3\t7\tON_TIME\t0\n" : "3\t" + (now - 120_000) + "\t7\n";
+      byte[] body = answer.getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    clickHouse.start();
+    try {
+      CountsQuery q = new CountsQuery(URI.create("http://127.0.0.1:" + clickHouse.getAddress().getPort() + "/"),
+          "analytics.t", null, null, java.time.Duration.ofHours(6));
+      CountsQuery.Snapshot snapshot = q.snapshot(10, 5);
+      assertThat(snapshot.windows().size(), equalTo(1));
+      List<String> ofTheTable = queries.stream().filter(s -> s.contains("FROM analytics.t FINAL")).toList();
+      assertThat(ofTheTable.size(), equalTo(4));
+      for (String sql : ofTheTable) {
+        Matcher since = Pattern.compile("timestamp (>=|=) (\\d+)").matcher(sql);
+        assertThat(sql, since.find(), equalTo(true));
+        assertThat(sql, Long.parseLong(since.group(2)) >= now - 6 * 3_600_000L, equalTo(true));
+      }
+    } finally {
+      clickHouse.stop(0);
+    }
+  }
+
+  @Test
+  void aUserThatMayWriteIsRefusedBeforeAnyQueryOfTheTable() throws Exception {
+    List<String> queries = new CopyOnWriteArrayList<>();
+    HttpServer clickHouse = fakeClickHouse("0", 200, "", queries);
+    DashboardServer dashboard = dashboard(clickHouse);
+    try {
+      String[] answer = get(dashboard, "127.0.0.1", "/api/counts?windows=3&products=2");
+      assertThat(answer[0], equalTo("503"));
+      assertThat(answer[1], containsString("may write (readonly=0)"));
+      assertThat(queries.size(), equalTo(1));
+      assertThat(queries.get(0), startsWith("POST "));
+    } finally {
+      dashboard.stop();
+      clickHouse.stop(0);
+    }
+  }
+
+  @Test
+  void whatClickHouseSaysOnAFailureStaysInTheLog() throws Exception {
+    HttpServer clickHouse = fakeClickHouse("1", 500,
+        "Code: 516. DB::Exception: secret_user: Authentication failed: password is incorrect", new ArrayList<>());
+    DashboardServer dashboard = dashboard(clickHouse);
+    try {
+      String[] answer = get(dashboard, "localhost:8090", "/api/counts?windows=3&products=2");
+      assertThat(answer[0], equalTo("502"));
+      assertThat(answer[1], equalTo("{\"error\":\"cannot read ClickHouse (the dashboard's log says why)\"}"));
+    } finally {
+      dashboard.stop();
+      clickHouse.stop(0);
+    }
+  }
+
+  // A page on another site can point a DNS name of its own at 127.0.0.1 and have the browser call the dashboard
+  // under that name: the Host header gives it away.
+  @Test
+  void requestsForAnotherHostNameAreRefused() throws Exception {
+    List<String> queries = new CopyOnWriteArrayList<>();
+    HttpServer clickHouse = clickHouseWithoutTheTable("Code: 60. DB::Exception: (UNKNOWN_TABLE)", queries);
+    DashboardServer dashboard = dashboard(clickHouse, "--allowed-hosts=dashboard.example.org");
+    try {
+      assertThat(get(dashboard, "rebind.attacker.example:8090", "/api/counts")[0], equalTo("421"));
+      assertThat(get(dashboard, "rebind.attacker.example", "/")[0], equalTo("421"));
+      assertThat(get(dashboard, "", "/")[0], equalTo("421"));
+      assertThat(queries.size(), equalTo(0));
+      assertThat(get(dashboard, "rebind.attacker.example", "/healthz")[0], equalTo("200"));
+      for (String host : List.of("127.0.0.1:8090", "localhost", "LOCALHOST:1", "[::1]:8090", "dashboard.example.org")) {
+        assertThat(host, get(dashboard, host, "/")[0], equalTo("200"));
+      }
+    } finally {
+      dashboard.stop();
+      clickHouse.stop(0);
+    }
+    assertThat(DashboardServer.hostName("[::1]:8090"), equalTo("[::1]"));
+    assertThat(DashboardServer.hostName("Example.org:80"), equalTo("example.org"));
+    assertThat(DashboardServer.allowedHosts("0.0.0.0", "").contains("0.0.0.0"), equalTo(false));
+    assertThat(DashboardServer.allowedHosts("10.0.0.5", " a.example , ").contains("10.0.0.5"), equalTo(true));
+    assertThat(DashboardServer.allowedHosts("10.0.0.5", " a.example , ").contains("a.example"), equalTo(true));
   }
 
   @Test
