@@ -1,4 +1,6 @@
-"""Checks of the ClickHouse table against what the pipeline must have written. Standard library only.
+"""Checks of the ClickHouse table against what the pipeline must have written. Standard library only: ClickHouse's
+HTTP interface, because clickhouse-connect cannot connect to ClickHouse 18.16, the server the tests run
+(docs/limits.md).
 
 Used by the streaming_pipeline DAG's verify task and, as a command, by scripts/demo.sh:
     python3 airflow/dags/click_checks.py EXPECTED.json [--table analytics.product_clicks] [--clickhouse URL]

@@ -23,7 +23,8 @@ import java.util.stream.Collectors;
  * page can only pick how many windows and products, so neither it nor a caller can run other SQL; and the user they
  * run as must be read-only (checked before the first query, {@link #checkReadOnly}), so that even a mistake here
  * could not write. They go as HTTP GET, which ClickHouse runs read-only in any case. Plain SQL that ClickHouse 18.16
- * and a current server both accept.
+ * and a current server both accept, over HTTP rather than an official client, whose reads return no rows from 18.16
+ * (docs/limits.md).
  */
 final class CountsQuery {
   private static final Pattern TABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*");

@@ -17,7 +17,8 @@ import org.checkerframework.checker.nullness.qual.Nullable;
 /**
  * The few statements the pipeline runs outside ClickHouseIO (DDL at start, the live-schema check), over ClickHouse's
  * HTTP interface, which every server version has. The database need not exist yet, which a JDBC connection to it
- * would require.
+ * would require. Not the official clients: against ClickHouse 18.16 their reads return no rows and no error
+ * (docs/limits.md).
  */
 public final class ClickHouseHttp {
   private final URI endpoint;
