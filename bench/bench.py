@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The performance benchmark of issues 6 and 12, in one run on the local Kafka and ClickHouse. Standard library only.
+"""The performance benchmark, in one run on the local Kafka and ClickHouse. Standard library only.
 
 Run it through bench/run.sh, which builds the jars and starts the services first:
     bench/run.sh quick      # about 1 M events per input, a few minutes
@@ -12,7 +12,7 @@ What it measures, in this order, on the same machine and broker:
   3. the pipeline's bounded run over the same topic: events/s from the pipeline's start to all rows written to
      both sinks (the run ends only after both have flushed), its ratio to (2), and the pipeline JVM's peak RSS;
      every run's ClickHouse table is compared with the generator's oracle; with --previous-jar, the same runs of an
-     earlier build (bench/run.sh: the graph before issue 12, with its hand-written readers);
+     earlier build (bench/run.sh: the graph with hand-written readers that KafkaIO replaced);
      3b. on a Flink runner, with --native-jar: the same work as a native Flink DataStream job (bench/flink-native),
      same topic, same parallelism, and the Beam pipeline's throughput as a ratio of it;
      3c. on the DirectRunner: what a continuous run sustains, reading a backlog;
@@ -57,7 +57,7 @@ MAX_OUT_OF_ORDERNESS_MS = 1_000
 DIRECT_CONTINUOUS_EVENTS = 100_000  # the backlog a continuous DirectRunner run reads (phase 3c)
 # A latency run first sends WARMUP_SECONDS of clicks and waits until the pipeline has counted them all: a job that
 # is still starting (a Flink job on [local] takes seconds to read) would otherwise be measured catching up with the
-# stream it missed (on 2026-12-02 the first windows of a Flink run were 2.8-5.6 s late, the caught-up ones under 0.8 s).
+# stream it missed (the first windows of a Flink run came seconds late, the caught-up ones well under a second).
 WARMUP_SECONDS = 10
 
 # The producer settings of the generator (ClickGenerator.producerProperties), given to ProducerPerformance too.
@@ -67,8 +67,8 @@ PIPELINE_HEAP = "1g"        # the README's -Xmx for the pipeline (pipeline.heap 
 GENERATOR_HEAP = "512m"     # generator.heap in generator/pom.xml
 
 TARGETS = {
-    "beam_to_native_min": 0.5,           # the Beam pipeline on Flink against the native Flink job (issue 12)
-    "direct_bounded_min_per_s": 100_000,  # the DirectRunner's bounded run (issue 12)
+    "beam_to_native_min": 0.5,           # the Beam pipeline on Flink against the native Flink job
+    "direct_bounded_min_per_s": 100_000,  # the DirectRunner's bounded run
     "latency_p99_max_s": 2.0,
     "peak_rss_max_mb": 1536,
     "generator_ratio_min": 0.8,
@@ -556,8 +556,8 @@ class Bench:
     def verdicts(self) -> dict:
         r = self.results
         v = {
-            # Issue 6's ratio to raw consume was met by counting inside a hand-written reader; issue 12 put KafkaIO's
-            # read and Count.perKey back and set the targets below instead. Its ratio is still reported.
+            # The ratio to raw consume was once met by counting inside a hand-written reader; with KafkaIO's read and
+            # Count.perKey the targets below replace it. Its ratio is still reported.
             "bounded_counts": r["bounded_counts_equal_oracle"],
             "peak_rss": r["bounded_peak_rss_mb"]["max"] <= TARGETS["peak_rss_max_mb"],
             "generator_ratio": r["generator_ratio"] >= TARGETS["generator_ratio_min"],
@@ -703,7 +703,7 @@ def main() -> int:
     parser.add_argument("--native-jar", help="the native Flink job's jar (bench/run.sh builds it): run it after the "
                                              "pipeline's bounded runs, on the same runner kind")
     parser.add_argument("--previous-jar", help="a bundled pipeline jar of an earlier graph (bench/run.sh builds the "
-                                               "one before issue 12): its bounded runs beside this one's")
+                                               "one with hand-written readers): its bounded runs beside this one's")
     parser.add_argument("--bootstrap-servers", default=os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--clickhouse-http",
                         default=os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/").rstrip("/"))

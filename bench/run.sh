@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance benchmark (issues 6 and 12): builds the jars, starts the local stack (Kafka, ClickHouse, Flink), then
+# The performance benchmark: builds the jars, starts the local stack (Kafka, ClickHouse, Flink), then
 # runs bench/bench.py, which prints a table with PASS/FAIL per target and writes a JSON file.
 #   bench/run.sh quick    # about 1 M events per input, 3 repetitions, 2 latency runs: about 5 minutes
 #   bench/run.sh full     # 10 M events per input, 3 repetitions, 3 latency runs: about 15 minutes
@@ -30,7 +30,7 @@ if [[ "${1:-}" != "--help" && "${1:-}" != "-h" ]]; then
       rm -rf "$previous"
       mkdir -p "$previous"
       git -C "$repo" archive "$previous_ref" | tar -x -C "$previous"
-      # Before issue 11 the FlinkRunner was a profile of its own; name both so that the jar carries both runners.
+      # Older builds had the FlinkRunner in a profile of its own; name both so that the jar carries both runners.
       mvn -B -q -f "$previous/pom.xml" package -DskipTests -P direct-runner,flink-runner
     fi
     extra+=(--previous-jar "$jar")

@@ -1,4 +1,4 @@
-"""click_checks over ClickHouse's HTTPS port (issue 10.5): the checks the DAG and the demo run build their own URLs,
+"""click_checks over ClickHouse's HTTPS port: the checks the DAG and the demo run build their own URLs,
 so they must reach a ClickHouse that only speaks TLS, trusting a given certificate, and refuse one they cannot
 trust. Uses the local stack's HTTPS port and the self-signed certificate local-stack.sh made for it."""
 import os

@@ -30,8 +30,8 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
   /**
    * Records generated but not yet due, by arrival millisecond, each bucket in generation order: a late click waits
    * here until the stream reaches its arrival time. Buckets rather than a priority queue of records: the queue holds
-   * every click of the late delay (180,000 at 10 M clicks a minute with 2% late by 30 s), and sifting through it was
-   * half of the generator's time (issue 6). The order is the same: by arrival, then by generation.
+   * every click of the late delay (180,000 at 10 M clicks a minute with 2% late by 30 s), and sifting through it
+   * dominated the generator's time. The order is the same: by arrival, then by generation.
    */
   private final HashMap<Long, ArrayDeque<Record>> pending = new HashMap<>();
   private long pendingCount;
@@ -42,7 +42,7 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
   /**
    * Digits made once and reused: a user's key (its id in decimal, also the JSON's user_id), a product's id, the
    * current event time (many clicks share a millisecond). The generator makes one JSON record per click, and
-   * formatting numbers was a fifth of its time (issue 6).
+   * formatting numbers was a large part of its time.
    */
   private final byte[][] userKeys;
   private final byte[][] productDigits;

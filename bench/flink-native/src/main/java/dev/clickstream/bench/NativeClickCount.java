@@ -26,7 +26,7 @@ import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
- * The benchmark's baseline (issue 12): the click count written directly against Flink 1.19's DataStream API, in the
+ * The benchmark's baseline: the click count written directly against Flink 1.19's DataStream API, in the
  * shape of Flink's own click-event-count playground job. It reads the records of the clicks topic whose Kafka
  * timestamps lie in [from, to) (KafkaSource, bounded by offsets-for-times, as the Beam pipeline's bounded run does),
  * parses each value with Jackson, drops what is not a click, counts per product in tumbling event-time windows with

@@ -17,8 +17,8 @@ public final class SinkSetup {
    * differs from the DDL: a mismatched table would silently get zero rows.
    */
   public static void prepare(Settings s) {
-    // Kafka's topics and ClickHouse's table are independent: prepared side by side, which saves a few hundred
-    // milliseconds of first-use class loading and round trips on every start (issue 6).
+    // Kafka's topics and ClickHouse's table are independent: prepared side by side, their first-use class loading and
+    // round trips overlap on every start.
     CompletableFuture<Void> topics = CompletableFuture.runAsync(() -> {
       try {
         KafkaSetup.prepare(s.kafka(), s.createSchema()

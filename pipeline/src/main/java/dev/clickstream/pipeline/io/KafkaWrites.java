@@ -43,16 +43,14 @@ public final class KafkaWrites {
       return write;
     }
     // KafkaIO's exactly-once writer commits one Kafka transaction per element it gets, and on Flink that is about one
-    // aggregate. Each commit is followed by the broker finishing the previous transaction, which the client waits out
-    // by retrying after retry.backoff.ms (100 ms by default): measured on the local session cluster, 70 ms per
-    // transaction, 14 aggregates/s, fewer than this pipeline writes; the backlog held the writer's task in Flink's
-    // checkpoint-complete callback, so checkpoints stopped and no aggregate was committed after the first minute.
-    // With 10 ms and no linger (the commit flushes anyway): 10 ms per transaction, about 100 aggregates/s.
-    // A transaction lives for one element's records, milliseconds. One open while the broker restarted left the writer
-    // waiting in sendOffsetsToTransaction, which has no timeout of its own (a thread dump of ServiceOutageIT's broker
-    // restart on Flink; no checkpoint completed for the 60 s the test waited) until the broker aborts the transaction
-    // after transaction.timeout.ms (60 s by default): then the writer fails and Flink restores the job. 10 s: the
-    // committed aggregates resume about 10 s after the broker is back.
+    // aggregate. Each commit waits for the broker to finish the previous transaction, which the client polls for
+    // every retry.backoff.ms: at the default 100 ms the writer falls behind the aggregates, its backlog holds the task
+    // in Flink's checkpoint-complete callback, and checkpoints stop. A short backoff and no linger (the commit flushes
+    // anyway) keep a transaction to milliseconds (docs/flink.md has the rates).
+    // A transaction open while the broker restarts leaves the writer waiting in sendOffsetsToTransaction, which has no
+    // timeout of its own (ServiceOutageIT on Flink), until the broker aborts it after transaction.timeout.ms; then the
+    // writer fails and Flink restores the job. 10 s rather than the default minute: the aggregates resume soon after
+    // the broker is back.
     Map<String, Object> transactional = new java.util.HashMap<>(producer);
     transactional.putIfAbsent(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, 10);
     transactional.put(ProducerConfig.LINGER_MS_CONFIG, 0);

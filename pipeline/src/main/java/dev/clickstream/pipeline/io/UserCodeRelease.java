@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>clickhouse-jdbc registers its driver with {@link DriverManager} when the driver class is first used (ClickHouseIO
  * does, through its data source). DriverManager belongs to the JDK and lives forever, so it kept every finished job's
- * class loader and its classes: about 30 MB of metaspace per job, measured on the local session cluster, until the
- * TaskManager died with {@code OutOfMemoryError: Metaspace} after 8 to 12 jobs (a heap dump shows the path
+ * class loader and its classes, tens of MB of metaspace per job, until the TaskManager dies with {@code
+ * OutOfMemoryError: Metaspace} after a few jobs (a heap dump shows the path
  * {@code DriverManager.registeredDrivers -> DriverInfo -> ClickHouseDriver}). Nothing in the pipeline looks drivers up
  * through DriverManager (ClickHouseIO's data source creates its driver itself), so a job deregisters the drivers of
  * its own class loader when its ClickHouse step is torn down.

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * ClickHouse over HTTPS (issue 10.5): the local server's HTTPS port, with the self-signed certificate local-stack.sh
+ * ClickHouse over HTTPS: the local server's HTTPS port, with the self-signed certificate local-stack.sh
  * made. One JDBC URL ({@code jdbc:clickhouse:https://...&sslrootcert=FILE}) serves ClickHouseIO's inserts and the
  * pipeline's own statements (DDL, schema check); without the certificate the pipeline does not start.
  */

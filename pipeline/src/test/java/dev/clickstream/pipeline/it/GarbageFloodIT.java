@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A flood of large garbage in one interval (issue 10.4): 1,600 records of 950 KB random bytes (1.52 GB, each under
+ * A flood of large garbage in one interval: 1,600 records of 950 KB random bytes (1.52 GB, each under
  * Kafka's 1 MB limit) between good clicks. The pipeline, at the README's heap ({@code -Xmx1g}), must count every good
  * click, dead-letter every garbage record with its exact bytes, and stay within bounded memory: peak RSS is reported
  * and must stay under 1.5 GB. Bounded and continuous.

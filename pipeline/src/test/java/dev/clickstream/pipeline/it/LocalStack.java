@@ -284,7 +284,7 @@ final class LocalStack {
       throws IOException, InterruptedException {
     // KafkaIO's exactly-once writer commits one transaction per pane on Flink, about 10 ms each when the machine is
     // idle; after a broker restart, under the whole test run's load on 2 cores, 60 s were once not enough to drain the
-    // panes of the last windows (ServiceOutageIT, 2026-12-02: 11,356 of 12,000 clicks committed, still growing).
+    // panes of the last windows (ServiceOutageIT once saw 11,356 of 12,000 clicks committed, still growing).
     long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(180);
     Map<List<Long>, Long> committed = assertEachPaneOnce(topic);
     while (!committed.equals(expected) && System.nanoTime() < deadline) {

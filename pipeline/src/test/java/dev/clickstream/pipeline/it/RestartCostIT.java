@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 
 /**
- * What a restart of the continuous pipeline costs on the DirectRunner (issue 10.6): the re-read after a restart is
+ * What a restart of the continuous pipeline costs on the DirectRunner: the re-read after a restart is
  * bounded by what the open windows need, not by the quietest partition; and repeated failures, each followed by an
  * in-process restart, do not pile up Kafka consumers, threads, sockets or heap.
  */

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A secured Kafka (issue 10.5): the local broker's SASL_SSL listener (SASL/PLAIN over TLS, a certificate made with
+ * A secured Kafka: the local broker's SASL_SSL listener (SASL/PLAIN over TLS, a certificate made with
  * keytool by local-stack.sh), reached with a Kafka properties file by the generator ({@code --command-config}) and by
  * the pipeline ({@code --kafkaProperties}): every client, reader, writer and admin alike. A bounded and a continuous
  * run through it equal the oracle; the password is never on a command line or in the output; a wrong password
