@@ -22,24 +22,15 @@ PIPELINE_JAR = os.path.join(REPO, "pipeline", "target", "click-pipeline-bundled-
 FULL_MATRIX = os.environ.get("CLICK_TEST_FULL") == "1"
 
 
-def docker_answers() -> bool:
-    import subprocess
-
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def runner_params(duplicated_by):
-    """DirectRunner and FlinkRunner as pytest params; outside the full matrix the FlinkRunner one is skipped, saying
-    so, when `duplicated_by` (a test on Docker that runs the same on Flink) can run."""
+def skip_if_duplicated(runner, duplicated_by):
+    """Outside the full matrix, skip a test's FlinkRunner variant, saying so, when `duplicated_by` (a test on Docker
+    that runs the same on Flink) can run. Asks Docker only when such a variant is about to run."""
     import pytest
+    from docker_probe import docker_answers
 
-    covered = not FULL_MATRIX and docker_answers()
-    return ["DirectRunner", pytest.param("FlinkRunner", marks=pytest.mark.skipif(
-        covered, reason=f"SKIPPED outside the full matrix (scripts/test.sh --full): {duplicated_by} runs this on a "
-                        f"Flink session cluster"))]
+    if runner == "FlinkRunner" and not FULL_MATRIX and docker_answers():
+        pytest.skip(f"SKIPPED outside the full matrix (scripts/test.sh --full): {duplicated_by} runs this on a Flink "
+                    f"session cluster")
 
 
 def require_stack(runner):

@@ -25,7 +25,7 @@ import pendulum
 import pytest
 
 import click_checks
-from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, GENERATOR_JAR, REPO, require_stack, runner_params
+from conftest import CLICKHOUSE, DAGS, FLINK_MASTER, GENERATOR_JAR, REPO, require_stack, skip_if_duplicated
 
 pytestmark = pytest.mark.services
 
@@ -42,10 +42,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(params=runner_params("runners/tests/test_compose_up.py (Airflow's real scheduler, Celery, the DAG on "
-                                     "Compose's Flink cluster, Airflow and a TaskManager stopped mid-run)"))
+@pytest.fixture(params=["DirectRunner", "FlinkRunner"])
 def env(request, tmp_path_factory):
     runner = request.param
+    skip_if_duplicated(runner, "runners/tests/test_compose_up.py (Airflow's real scheduler, Celery, the DAG on "
+                               "Compose's Flink cluster, Airflow and a TaskManager stopped mid-run)")
     require_stack(runner)
     run = format(int(time.time() * 1000), "x") + "_" + runner[:5].lower()
     home = tmp_path_factory.mktemp(f"airflow-real-{runner}")

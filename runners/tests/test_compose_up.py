@@ -21,6 +21,7 @@ import uuid
 from datetime import datetime
 
 import pytest
+from docker_probe import docker_answers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -40,13 +41,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def docker_available():
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 class Compose:
@@ -200,7 +194,7 @@ def oracle_equals_final(compose, start_ms, end_ms):
 
 @pytest.fixture(scope="module")
 def compose(tmp_path_factory):
-    if not docker_available():
+    if not docker_answers():
         pytest.skip("SKIPPED, NOT RUN: no Docker daemon answers (start one: ../shared/docker/dockerd.sh start, "
                     "then export DOCKER_HOST); the Compose walk-through needs it")
     c = Compose(str(tmp_path_factory.mktemp("compose")))
