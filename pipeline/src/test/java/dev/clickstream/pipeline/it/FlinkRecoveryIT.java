@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.clickstream.generator.Oracle;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -113,6 +114,8 @@ class FlinkRecoveryIT {
       long pid = Long.parseLong(Files.readString(STACK_DIR.resolve("flink/taskmanager.pid")).strip());
       long killedAt = System.nanoTime();
       new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
+      // kill returns once the signal is sent: a start before the process is gone finds it "already running".
+      awaitGone(pid, Duration.ofSeconds(30));
       LocalStack.stack("start", "flink"); // a new TaskManager, as a supervisor (systemd, Kubernetes) would start
       Thread.sleep(1000); // Flink sees the TaskManager gone and fails the job's tasks over
       awaitJobState(run, "RUNNING", Duration.ofSeconds(120));
@@ -165,6 +168,27 @@ class FlinkRecoveryIT {
       if (second != null) {
         stop(second);
       }
+    }
+  }
+
+  /** Waits until process {@code pid} has exited: no longer listed, or a zombie (what local-stack.sh checks too). */
+  private static void awaitGone(long pid, Duration timeout) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Path stat = Path.of("/proc", Long.toString(pid), "stat");
+    while (Files.exists(stat)) {
+      String fields;
+      try {
+        fields = Files.readString(stat);
+      } catch (IOException gone) {
+        return;
+      }
+      if (fields.substring(fields.lastIndexOf(')') + 2).startsWith("Z")) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("process " + pid + " still runs " + timeout + " after kill -9");
+      }
+      Thread.sleep(50);
     }
   }
 
