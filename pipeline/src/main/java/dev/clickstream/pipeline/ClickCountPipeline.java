@@ -85,8 +85,8 @@ public final class ClickCountPipeline {
         ? ReadClicks.bounded(s, plan.ranges(), plan.legacyReads(), plan.reportProgress())
         : ReadClicks.continuous(s, plan.closableReadersId()));
 
-    Counted counted = count(records, rules(s, plan), s.windowSize(), s.allowedLateness(), s.bounded(),
-        plan.gatherPanes());
+    Counted counted = count(records, rules(s, plan), s.windowSize(), s.allowedLateness(), s.lateFiringDelay(),
+        s.bounded(), plan.gatherPanes());
 
     counted.counts()
         .apply("ToAggregateRecords", ParDo.of(new SinkRecords.ToAggregateRecord(s.outputTopic())))
@@ -132,10 +132,10 @@ public final class ClickCountPipeline {
    * sinks ({@link GatherPerWindow}).
    */
   public static Counted count(PCollection<KafkaRecord<byte[], byte[]>> records, ClickRules rules, Duration windowSize,
-      Duration allowedLateness, boolean bounded, boolean gatherPanes) {
+      Duration allowedLateness, Duration lateFiringDelay, boolean bounded, boolean gatherPanes) {
     PCollectionTuple judged = records.apply("JudgeClicks", new JudgeClicks(rules));
     PCollection<WindowCount> counts = judged.get(JudgeClicks.CLICKS)
-        .apply("CountClicks", new CountClicksPerProduct(windowSize, allowedLateness, bounded));
+        .apply("CountClicks", new CountClicksPerProduct(windowSize, allowedLateness, lateFiringDelay, bounded));
     if (gatherPanes) {
       counts = counts.apply("GatherPerWindow", new GatherPerWindow());
     }

@@ -50,6 +50,7 @@ public class ClickCountPipelineTest {
 
   private static final Duration WINDOW = Duration.standardMinutes(1);
   private static final Duration LATENESS = Duration.standardMinutes(1);
+  private static final Duration LATE_FIRING_DELAY = Duration.standardSeconds(5);
   private static final Instant T0 = Instant.parse("2026-11-26T10:00:00Z");
   private static final IntervalWindow FIRST = new IntervalWindow(T0, WINDOW);
   private static final IntervalWindow SECOND = new IntervalWindow(T0.plus(WINDOW), WINDOW);
@@ -107,6 +108,11 @@ public class ClickCountPipelineTest {
       return this;
     }
 
+    Stream advanceProcessingTime(Duration d) {
+      builder = builder.advanceProcessingTime(d);
+      return this;
+    }
+
     TestStream<KafkaRecord<byte[], byte[]>> advanceWatermarkToInfinity() {
       return builder.advanceWatermarkToInfinity();
     }
@@ -122,7 +128,7 @@ public class ClickCountPipelineTest {
     if (!bounded) {
       rules = rules.closingByReadTime(); // as ClickCountPipeline.build does
     }
-    return ClickCountPipeline.count(p.apply("Events", events), rules, WINDOW, LATENESS, bounded,
+    return ClickCountPipeline.count(p.apply("Events", events), rules, WINDOW, LATENESS, LATE_FIRING_DELAY, bounded,
         directRunnerBundles);
   }
 
@@ -179,6 +185,31 @@ public class ClickCountPipelineTest {
     PAssert.that(counts).inOnTimePane(FIRST).containsInAnyOrder(onTime(1, FIRST, 2), onTime(2, FIRST, 1));
     PAssert.that(counts).inLatePane(FIRST).containsInAnyOrder(
         new WindowCount(1, FIRST.start().getMillis(), FIRST.end().getMillis(), 3, "LATE", 1));
+    p.run().waitUntilFinish();
+  }
+
+  // Late clicks of one product that arrive one after another (five reads, as a steady stream of late clicks comes)
+  // fire one late pane once their first has waited the late-firing delay: one ClickHouse row and one Kafka record for
+  // the five, with the accumulated count, rather than one per read. A late click after that fires the next pane,
+  // again after the delay, while the window is still open.
+  @Test
+  public void lateClicksArrivingTogetherFireOneLatePane() {
+    Stream stream = stream()
+        .deliver(click(1, 10, 0), click(1, 20, 0))
+        .advanceWatermarkTo(T0.plus(WINDOW).plus(Duration.standardSeconds(30)));
+    for (int i = 0; i < 5; i++) {
+      stream = stream.deliver(click(1, 30 + i, 60));
+    }
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream
+        .advanceProcessingTime(LATE_FIRING_DELAY.plus(Duration.millis(1)))
+        .deliver(click(1, 40, 60))
+        .advanceProcessingTime(LATE_FIRING_DELAY.plus(Duration.millis(1)))
+        .advanceWatermarkToInfinity();
+    PCollection<WindowCount> counts = count(events, false).counts();
+    PAssert.that(counts).inOnTimePane(FIRST).containsInAnyOrder(onTime(1, FIRST, 2));
+    PAssert.that(counts).inWindow(FIRST).containsInAnyOrder(onTime(1, FIRST, 2),
+        new WindowCount(1, FIRST.start().getMillis(), FIRST.end().getMillis(), 7, "LATE", 1),
+        new WindowCount(1, FIRST.start().getMillis(), FIRST.end().getMillis(), 8, "LATE", 2));
     p.run().waitUntilFinish();
   }
 

@@ -21,6 +21,7 @@ public interface ClickCountOptions extends PipelineOptions {
   String WINDOW_SIZE = "PT60S";
   String ALLOWED_LATENESS = "PT60S";
   String MAX_OUT_OF_ORDERNESS = "PT5S";
+  String LATE_FIRING_DELAY = "PT5S";
   String MAX_SETTLE = "PT60M";
   String DELIVERY_MARGIN = "PT10S";
 
@@ -101,6 +102,13 @@ public interface ClickCountOptions extends PipelineOptions {
   String getMaxOutOfOrderness();
 
   void setMaxOutOfOrderness(String value);
+
+  @Description("Continuous mode: how long a window's late clicks gather, from the first of them, before their updated"
+      + " count is written (one row and one aggregate per product for all of them); PT0S writes one per read")
+  @Default.String(LATE_FIRING_DELAY)
+  String getLateFiringDelay();
+
+  void setLateFiringDelay(String value);
 
   @Description("Bounded mode: first event time to count (inclusive); give --to too")
   String getFrom();

@@ -24,6 +24,7 @@ public record Settings(
     Duration windowSize,
     Duration allowedLateness,
     Duration maxOutOfOrderness,
+    Duration lateFiringDelay,
     @Nullable Interval interval,
     @Nullable Interval early,
     @Nullable Settle settle,
@@ -79,6 +80,7 @@ public record Settings(
         windowSize,
         duration("allowedLateness", o.getAllowedLateness()),
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
+        duration("lateFiringDelay", o.getLateFiringDelay()),
         interval,
         early,
         settle,
@@ -267,7 +269,8 @@ public record Settings(
         + outputTopic + ", deadLetterTopic=" + deadLetterTopic + ", consumerGroup=" + consumerGroup
         + ", clickHouseUrl=" + clickHouseUrl() + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
-        + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness + ", interval="
+        + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness
+        + ", lateFiringDelay=" + lateFiringDelay + ", interval="
         + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
         + (settle == null ? "" : ", settle=" + settle)
         + ", kafkaExactlyOnce=" + kafkaExactlyOnce
