@@ -42,6 +42,13 @@ import org.checkerframework.checker.nullness.qual.Nullable;
 public final class FlinkLaunch {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FlinkLaunch.class);
 
+  /**
+   * A continuous job's max parallelism: the number of key groups its state is split into, fixed for the life of its
+   * savepoints. Pinned so that a job stopped with a savepoint can resume at another parallelism (up to this); 128 is
+   * what Flink picks by itself for parallelism up to 85, so savepoints of jobs started before it was pinned restore.
+   */
+  static final String MAX_PARALLELISM = "128";
+
   /** A continuous job's checkpoint interval where nothing else sets one ({@code [local]}): docker-compose.yml's. */
   static final String DEFAULT_CHECKPOINT_INTERVAL_MILLIS = "10000";
 
@@ -81,6 +88,7 @@ public final class FlinkLaunch {
    *       rarely fills 1,000, so they would wait for the time (latencies measured: docs/flink.md).
    *   <li>{@code checkpointingInterval} (continuous, {@code [local]}): {@link #DEFAULT_CHECKPOINT_INTERVAL_MILLIS};
    *       KafkaIO commits the group's offsets when a checkpoint completes, so no checkpoints would mean no commits.
+   *   <li>{@code maxParallelism} (continuous): {@link #MAX_PARALLELISM}.
    * </ul>
    */
   public static Map<String, String> productionFlags(FlinkPipelineOptions flink, boolean bounded) {
@@ -103,6 +111,7 @@ public final class FlinkLaunch {
     }
     if (!bounded) {
       flags.put("--maxBundleTimeMills", "100");
+      flags.put("--maxParallelism", MAX_PARALLELISM);
       if (local) {
         flags.put("--checkpointingInterval", DEFAULT_CHECKPOINT_INTERVAL_MILLIS);
       }

@@ -55,6 +55,16 @@ class RunnerOptionsTest {
   }
 
   @Test
+  void aContinuousJobsMaxParallelismIsPinnedSoThatItsSavepointsRescale() {
+    FlinkPipelineOptions continuous = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=127.0.0.1:9")
+        .as(FlinkPipelineOptions.class);
+    assertEquals(128, continuous.getMaxParallelism());
+    FlinkPipelineOptions chosen = RunnerOptions.parse("--runner=FlinkRunner", "--maxParallelism=512")
+        .as(FlinkPipelineOptions.class);
+    assertEquals(512, chosen.getMaxParallelism());
+  }
+
+  @Test
   void aContinuousJobTakesTheClustersParallelismAndCheckpointIntervalWhenItStarts() {
     FlinkPipelineOptions options = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=" + master())
         .as(FlinkPipelineOptions.class);
