@@ -211,6 +211,15 @@ def test_flink_checkpoints_are_configured(compose):
     assert compose["services"]["flink-taskmanager"]["environment"]["FLINK_PROPERTIES"] == properties
 
 
+def test_a_job_that_keeps_failing_is_given_up_and_a_cancelled_jobs_checkpoints_kept(compose):
+    """A job restarted without end hides an outage from everyone outside Flink; the cluster gives it up after a
+    bounded number of restarts in a row (its launcher then exits 1). The local cluster agrees (test above)."""
+    settings = flink_settings(compose["services"]["flink-jobmanager"]["environment"]["FLINK_PROPERTIES"])
+    assert settings["restart-strategy.type"] == "exponential-delay"
+    assert 1 <= int(settings["restart-strategy.exponential-delay.attempts-before-reset-backoff"]) <= 100
+    assert settings["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
+
+
 def test_clickhouse_is_initialised_from_the_pipelines_ddl_file(compose):
     volumes = compose["services"]["clickhouse"]["volumes"]
     init = [v for v in volumes if "/docker-entrypoint-initdb.d/" in v]
