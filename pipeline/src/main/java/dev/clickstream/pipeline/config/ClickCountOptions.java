@@ -173,8 +173,9 @@ public interface ClickCountOptions extends PipelineOptions {
   void setCreateSchema(Boolean value);
 
   @Description("FlinkRunner, continuous run: on SIGTERM stop the job with a savepoint in this directory (a file:// or"
-      + " other Flink file system path), instead of cancelling it; the launcher prints the savepoint's path, and"
-      + " --savepointPath=<that path> resumes the job from it")
+      + " other Flink file system path); the launcher prints the savepoint's path, and --savepointPath=<that path>"
+      + " resumes the job from it. Default on a session cluster: 'cluster', its own state.savepoints.dir; 'none'"
+      + " cancels the job instead, as [local] does by default")
   String getSavepointOnStop();
 
   void setSavepointOnStop(String value);

@@ -251,9 +251,29 @@ public final class FlinkLaunch {
     }
   }
 
-  /** Stops the job with a savepoint in {@code directory} (events keep their time: nothing fires early). */
+  /** {@link #savepointOnStop}'s word for the session cluster's own {@code state.savepoints.dir}. */
+  static final String CLUSTER_SAVEPOINT_DIR = "cluster";
+
+  /**
+   * Where a continuous job's savepoint goes when the launcher is stopped: {@code option} ({@code --savepointOnStop})
+   * when it names a directory; {@link #CLUSTER_SAVEPOINT_DIR} (the cluster's {@code state.savepoints.dir}) when it
+   * says so or, on a session cluster, says nothing; null (cancel) for {@code none}, and on {@code [local]} when it
+   * says nothing (its cluster goes with the launcher, and it has no savepoint directory of its own).
+   */
+  static @Nullable String savepointOnStop(FlinkPipelineOptions flink, @Nullable String option) {
+    if (option == null || option.isEmpty()) {
+      return isFlink(flink) && !isLocal(flink) ? CLUSTER_SAVEPOINT_DIR : null;
+    }
+    return option.equals("none") ? null : option;
+  }
+
+  /**
+   * Stops the job with a savepoint in {@code directory}, or the cluster's own savepoint directory for {@link
+   * #CLUSTER_SAVEPOINT_DIR} (events keep their time: nothing fires early).
+   */
   static String stopWithSavepoint(JobClient job, String directory) throws Exception {
-    return job.stopWithSavepoint(false, directory, SavepointFormatType.CANONICAL).get(5, TimeUnit.MINUTES);
+    return job.stopWithSavepoint(false, directory.equals(CLUSTER_SAVEPOINT_DIR) ? null : directory,
+        SavepointFormatType.CANONICAL).get(5, TimeUnit.MINUTES);
   }
 
   /** The session cluster's configuration, as its REST API reports it. */

@@ -206,9 +206,13 @@ public final class Supervisor {
     watcher.start();
   }
 
+  /**
+   * Where a continuous Flink job's savepoint goes when it is stopped: {@code --savepointOnStop}, else, on a session
+   * cluster, the cluster's {@code state.savepoints.dir} ({@link FlinkLaunch#CLUSTER_SAVEPOINT_DIR}), so that stopping
+   * a job never throws its open windows away; {@code none}, or {@code [local]} without the option: cancel.
+   */
   private @Nullable String savepointOnStop() {
-    String directory = options.getSavepointOnStop();
-    return directory == null || directory.isEmpty() ? null : directory;
+    return FlinkLaunch.savepointOnStop(options.as(FlinkPipelineOptions.class), options.getSavepointOnStop());
   }
 
   private void stopQuietly(PipelineResult result) {

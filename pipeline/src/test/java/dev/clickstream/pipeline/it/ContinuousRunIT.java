@@ -163,7 +163,10 @@ class ContinuousRunIT {
       }
       String output = Files.readString(log, StandardCharsets.UTF_8);
       assertTrue(exited, "the pipeline did not stop within 30 s of SIGTERM:\n" + tail(output));
-      assertThat(tail(output), containsString("stopping: cancelling the pipeline"));
+      // On a session cluster the job is stopped with a savepoint (in the cluster's own savepoint directory); the
+      // DirectRunner's run and [local]'s job, whose cluster goes with the launcher, are cancelled.
+      assertThat(tail(output), containsString(LocalStack.RUNNER.equals("flink")
+          ? "with a savepoint in cluster" : "stopping: cancelling the pipeline"));
       assertThat(tail(output), containsString("click-count continuous run"));
     }
   }

@@ -131,12 +131,14 @@ class FlinkRecoveryIT {
     }
   }
 
+  // SIGTERM without --savepointOnStop: on a session cluster the job is stopped with a savepoint in the cluster's own
+  // savepoint directory, not cancelled.
   @Test
   void aJobStoppedWithASavepointResumesFromItWithoutLosingOrRepeating() throws Exception {
     Run run = run("savepoint");
-    String savepoints = STACK_DIR.resolve("flink/savepoints").toAbsolutePath().toUri().toString();
+    Path savepoints = STACK_DIR.resolve("flink/savepoints").toAbsolutePath().normalize();
     Path log = Path.of("target", "flink-savepoint-" + run.name() + ".log");
-    Process first = LocalStack.startPipeline(log, run.options("--savepointOnStop=" + savepoints));
+    Process first = LocalStack.startPipeline(log, run.options());
     Process second = null;
     try {
       awaitJobState(run, "RUNNING", Duration.ofSeconds(60));
@@ -149,6 +151,7 @@ class FlinkRecoveryIT {
       Matcher savepoint = Pattern.compile("with savepoint (\\S+); resume with --savepointPath=(\\S+)")
           .matcher(Files.readString(log));
       assertTrue(savepoint.find(), "no savepoint reported:\n" + Files.readString(log));
+      assertTrue(savepoint.group(1).contains(savepoints.toString()), savepoint.group(1) + " is not in " + savepoints);
       assertThat(LocalStack.newestFlinkJob(run.group()).path("state").asText(), equalTo("FINISHED"));
 
       Thread.sleep(5_000); // clicks keep arriving while no job runs

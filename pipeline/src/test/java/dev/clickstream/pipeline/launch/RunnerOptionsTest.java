@@ -54,6 +54,22 @@ class RunnerOptionsTest {
     assertEquals("click-count-click-count-pipeline", options.getJobName());
   }
 
+  // Stopping a continuous job on a session cluster keeps its state by default (a savepoint in the cluster's own
+  // savepoint directory): a cancel would throw the open windows away.
+  @Test
+  void aStoppedJobOnASessionClusterLeavesASavepointUnlessToldOtherwise() {
+    FlinkPipelineOptions cluster = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=127.0.0.1:9")
+        .as(FlinkPipelineOptions.class);
+    assertEquals(FlinkLaunch.CLUSTER_SAVEPOINT_DIR, FlinkLaunch.savepointOnStop(cluster, null));
+    assertEquals("file:///sp", FlinkLaunch.savepointOnStop(cluster, "file:///sp"));
+    assertEquals(null, FlinkLaunch.savepointOnStop(cluster, "none"));
+    FlinkPipelineOptions local = RunnerOptions.parse("--runner=FlinkRunner").as(FlinkPipelineOptions.class);
+    assertEquals(null, FlinkLaunch.savepointOnStop(local, null));
+    assertEquals("file:///sp", FlinkLaunch.savepointOnStop(local, "file:///sp"));
+    FlinkPipelineOptions direct = RunnerOptions.parse().as(FlinkPipelineOptions.class);
+    assertEquals(null, FlinkLaunch.savepointOnStop(direct, null));
+  }
+
   @Test
   void aContinuousJobsMaxParallelismIsPinnedSoThatItsSavepointsRescale() {
     FlinkPipelineOptions continuous = RunnerOptions.parse("--runner=FlinkRunner", "--flinkMaster=127.0.0.1:9")
