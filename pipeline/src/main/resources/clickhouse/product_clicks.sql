@@ -14,6 +14,12 @@
 -- window is [timestamp, window_end)); count = clicks of that product in that window so far; pane_timing and
 -- pane_index = which firing of the window wrote the row (ON_TIME when the watermark passed the window, LATE for
 -- each update by late clicks).
+--
+-- Layout: one partition per UTC day of the window start, sorted by window start first, so that the reads of a time
+-- range (the dashboard, the DAG's checks) touch the days and granules of that range only; all rows of one (product,
+-- window) share a partition, so FINAL still keeps the largest count. A table made by an earlier version (no
+-- partitions, sorted by product first) works as before; MigrateTable moves it to this layout (docs/scaling.md).
+-- A current server can also drop old days by itself: ALTER TABLE ... MODIFY TTL (not on 18.16, which has no TTL).
 CREATE DATABASE IF NOT EXISTS analytics;
 
 CREATE TABLE IF NOT EXISTS analytics.product_clicks
@@ -26,7 +32,8 @@ CREATE TABLE IF NOT EXISTS analytics.product_clicks
     pane_index UInt64
 )
 ENGINE = ReplacingMergeTree(count)
-ORDER BY (product_id, timestamp);
+PARTITION BY intDiv(timestamp, 86400000)
+ORDER BY (timestamp, product_id);
 
 -- The settled mark of the runs that settle windows (the DAG's, --settle): one row per run that settled windows
 -- [settled_from, settled_to) of input_topic, in epoch milliseconds. Every window before the newest row's

@@ -1,6 +1,7 @@
 package dev.clickstream.pipeline.admin;
 
 import dev.clickstream.pipeline.config.Settings;
+import dev.clickstream.pipeline.io.ClickHouseSchema;
 import dev.clickstream.pipeline.config.ClickHouseUrl;
 import java.io.IOException;
 import java.net.URI;
@@ -85,6 +86,23 @@ public final class ClickHouseHttp {
           + sql.lines().findFirst().orElse("") + "...': " + response.body().strip());
     }
     return response.body();
+  }
+
+  /** How a table is partitioned and sorted; null if it does not exist. Names are validated identifiers. */
+  ClickHouseSchema.@Nullable Layout layout(Settings.TableName table) throws IOException, InterruptedException {
+    String tsv = execute("SELECT partition_key, sorting_key FROM system.tables WHERE database = '" + table.database()
+        + "' AND name = '" + table.table() + "' FORMAT TabSeparated");
+    String line = tsv.lines().findFirst().orElse(null);
+    if (line == null || line.isEmpty()) {
+      return null;
+    }
+    String[] keys = line.split("\t", -1);
+    return new ClickHouseSchema.Layout(keys[0], keys.length > 1 ? keys[1] : "");
+  }
+
+  /** The number of rows of a query that returns one number. */
+  long count(String sql) throws IOException, InterruptedException {
+    return Long.parseLong(execute(sql + " FORMAT TabSeparated").strip());
   }
 
   /** Column name to type of a table; empty if the table does not exist. Names are validated identifiers. */

@@ -7,9 +7,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The sinks made ready before a run: Kafka's topics and ClickHouse's table, created if missing, then checked. */
 public final class SinkSetup {
+  private static final Logger LOG = LoggerFactory.getLogger(SinkSetup.class);
+
   private SinkSetup() {}
 
   /**
@@ -40,6 +44,13 @@ public final class SinkSetup {
             + ClickHouseSchema.DDL_RESOURCE + " or run with --createSchema=true");
       }
       ClickHouseSchema.checkLiveColumns(s.table(), live);
+      ClickHouseSchema.Layout layout = clickHouse.layout(s.table());
+      if (layout != null && !layout.equals(ClickHouseSchema.declaredLayout())) {
+        // An earlier version's table: the counts stay right, only reads of a time range cost more. Not a refusal.
+        LOG.warn("ClickHouse table {} has an earlier layout ({}, not {}): its counts are right, but every read of a"
+            + " time range reads the whole table. With the pipeline stopped, MigrateTable moves it to the new"
+            + " layout (docs/scaling.md)", s.table(), layout, ClickHouseSchema.declaredLayout());
+      }
       topics.join();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

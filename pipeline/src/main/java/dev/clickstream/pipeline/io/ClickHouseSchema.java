@@ -39,6 +39,25 @@ public final class ClickHouseSchema {
   private static final Pattern CREATE_TABLE =
       Pattern.compile("CREATE TABLE IF NOT EXISTS\\s+\\S+\\s*\\((.*)\\)\\s*ENGINE", Pattern.DOTALL);
   private static final Pattern COLUMN = Pattern.compile("\\s*([A-Za-z_][A-Za-z0-9_]*)\\s+(.+?)\\s*");
+  private static final Pattern LAYOUT =
+      Pattern.compile("\\)\\s*ENGINE\\s*=.*?(?:PARTITION BY\\s+(.+?)\\s+)?ORDER BY\\s*\\((.+?)\\)\\s*$", Pattern.DOTALL);
+
+  /**
+   * How the counts table is partitioned and sorted, as {@code system.tables} reports it ({@code partition_key},
+   * {@code sorting_key}; empty: none), compared without blanks.
+   */
+  public record Layout(String partitionKey, String sortingKey) {
+    public Layout {
+      partitionKey = partitionKey.replaceAll("\\s+", "");
+      sortingKey = sortingKey.replaceAll("\\s+", "");
+    }
+
+    @Override
+    public String toString() {
+      return (partitionKey.isEmpty() ? "no partitions" : "PARTITION BY " + partitionKey) + ", ORDER BY ("
+          + sortingKey + ")";
+    }
+  }
 
   private ClickHouseSchema() {}
 
@@ -87,11 +106,7 @@ public final class ClickHouseSchema {
 
   /** Column name to ClickHouse type, in table order, as the DDL declares them. */
   public static Map<String, String> declaredColumns() {
-    String counts = statements(new Settings.TableName(DEFAULT_DATABASE, DEFAULT_TABLE)).stream()
-        .filter(st -> st.matches("(?s)CREATE TABLE IF NOT EXISTS\\s+" + DEFAULT_DATABASE + "\\." + DEFAULT_TABLE
-            + "\\s*\\(.*"))
-        .findFirst().orElse("");
-    Matcher m = CREATE_TABLE.matcher(counts);
+    Matcher m = CREATE_TABLE.matcher(countsStatement());
     if (!m.find()) {
       throw new IllegalStateException(DDL_RESOURCE + " has no CREATE TABLE IF NOT EXISTS " + DEFAULT_DATABASE + "."
           + DEFAULT_TABLE + " (...) ENGINE statement");
@@ -105,6 +120,23 @@ public final class ClickHouseSchema {
       columns.put(c.group(1), c.group(2));
     }
     return columns;
+  }
+
+  /** The counts table's layout as the DDL declares it. */
+  public static Layout declaredLayout() {
+    Matcher m = LAYOUT.matcher(countsStatement());
+    if (!m.find()) {
+      throw new IllegalStateException(DDL_RESOURCE + ": cannot read the counts table's PARTITION BY / ORDER BY");
+    }
+    return new Layout(m.group(1) == null ? "" : m.group(1), m.group(2));
+  }
+
+  /** The counts table's CREATE TABLE statement, for the default names. */
+  private static String countsStatement() {
+    return statements(new Settings.TableName(DEFAULT_DATABASE, DEFAULT_TABLE)).stream()
+        .filter(st -> st.matches("(?s)CREATE TABLE IF NOT EXISTS\\s+" + DEFAULT_DATABASE + "\\." + DEFAULT_TABLE
+            + "\\s*\\(.*"))
+        .findFirst().orElse("");
   }
 
   /** ClickHouseIO's explicit schema, so that the writer never needs a DESCRIBE at construction. */

@@ -27,6 +27,16 @@ class ClickHouseSchemaTest {
         equalTo(Map.of("UNKNOWN", 0, "EARLY", 1, "ON_TIME", 2, "LATE", 3)));
   }
 
+  // Partitioned by day of the window start and sorted by window start, as system.tables reports a table made so
+  // (its partition_key and sorting_key, compared without blanks).
+  @Test
+  void theTableIsPartitionedByDayAndSortedByWindowStart() {
+    assertThat(ClickHouseSchema.declaredLayout(),
+        equalTo(new ClickHouseSchema.Layout("intDiv(timestamp, 86400000)", "timestamp, product_id")));
+    assertThat(ClickHouseSchema.declaredLayout().equals(new ClickHouseSchema.Layout("", "product_id, timestamp")),
+        equalTo(false));
+  }
+
   @Test
   void thePipelinesRowsFitTheTable() {
     ClickHouseSchema.checkRowSchema(ClickHouseSchema.ROW_SCHEMA, ClickHouseSchema.tableSchema());
