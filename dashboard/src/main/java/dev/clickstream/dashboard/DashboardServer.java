@@ -41,7 +41,6 @@ public final class DashboardServer {
   private static final List<String> PAGE = List.of("index.html", "dashboard.js", "dashboard.css",
       "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE.txt");
 
-
   private final CountsQuery counts;
   private final java.util.Set<String> allowedHosts;
   private final DeadLetterTail deadLetters;
