@@ -9,11 +9,12 @@
 #     on http://127.0.0.1:8090/.
 # All listen on 127.0.0.1 only. All their data lives in one folder ($STACK_DIR) that can be deleted.
 #
-# Usage: services/local-stack.sh start|stop [kafka|clickhouse|flink|taskmanager|dashboard] | status | env
+# Usage: services/local-stack.sh start|stop [kafka|clickhouse|flink|taskmanager|taskmanager2|dashboard] | status | env
 #        | kafka-tool CLASS [ARGS...]
 #   start       starts what is not running (starting twice is harmless) and waits until it answers
 #   stop        stops them (SIGTERM, then SIGKILL after 20 s); the fault tests stop and start one at a time
-#               (`stop taskmanager` stops only Flink's TaskManager; `start flink` brings back what is missing)
+#               (`stop taskmanager` stops only Flink's TaskManager; `start flink` brings back what is missing;
+#               `start taskmanager2` adds a second TaskManager of 2 slots, `stop taskmanager2` takes it away)
 #   status      says what runs, exit 0 only if all answer
 #   env         prints the stack's addresses as `export CLICK_...=` lines, the names the DAG, the dashboard, the demo and
 #               the tests all read: `eval "$(services/local-stack.sh env)"` points each of them at this stack
@@ -226,9 +227,10 @@ flink_overview() { curl -s -m 2 "http://127.0.0.1:$FLINK_REST_PORT/overview" 2>/
 flink_jobmanager_up() { [[ "$(flink_overview)" == *'"slots-total"'* ]]; }
 flink_slots_up() { [[ "$(flink_overview)" =~ \"slots-total\":([0-9]+) ]] && (( BASH_REMATCH[1] >= 2 )); }
 # The TaskManager this script started has registered (a killed one's slots stay listed until its heartbeat times out).
-flink_taskmanager_registered() {
-  [[ -s "$flink_dir/taskmanager.id" ]] \
-    && curl -s -m 2 "http://127.0.0.1:$FLINK_REST_PORT/taskmanagers" 2>/dev/null | grep -q "\"$(cat "$flink_dir/taskmanager.id")\""
+flink_taskmanager_registered() { # [name: taskmanager (default) or taskmanager2]
+  local name="${1:-taskmanager}"
+  [[ -s "$flink_dir/$name.id" ]] \
+    && curl -s -m 2 "http://127.0.0.1:$FLINK_REST_PORT/taskmanagers" 2>/dev/null | grep -q "\"$(cat "$flink_dir/$name.id")\""
 }
 
 # JVM flags every Flink process gets: its own log file (shown by the web UI) and Flink's Java 17 module openings.
@@ -270,20 +272,35 @@ start_flink() {
     wait_for "Flink's JobManager" 60 flink_jobmanager_up \
       || { tail -20 "$flink_dir/log/jobmanager".* >&2; die "Flink's JobManager did not start"; }
   fi
-  if pid_alive "$flink_dir/taskmanager.pid"; then
-    log "Flink's TaskManager already runs"
+  start_taskmanager taskmanager
+}
+
+# start_taskmanager <taskmanager|taskmanager2>: the second TaskManager (for tests that rescale a job onto four slots)
+# takes the two ports after the first one's.
+start_taskmanager() {
+  local name="$1" cp; cp="$(flink_classpath)"
+  local ports=() label="Flink's TaskManager"
+  if [[ "$name" == taskmanager2 ]]; then
+    pid_alive "$flink_dir/jobmanager.pid" && flink_jobmanager_up || die "start flink first: taskmanager2 joins its JobManager"
+    ports=(-D "taskmanager.rpc.port=$((FLINK_RPC_PORT + 4))" -D "taskmanager.data.port=$((FLINK_RPC_PORT + 5))"
+      -D "taskmanager.log.path=$flink_dir/log/$name.log")
+    label="Flink's second TaskManager"
+  fi
+  if pid_alive "$flink_dir/$name.pid"; then
+    log "$label already runs"
   else
-    local heap=$(( $(mebibytes "$FLINK_TM_TASK_HEAP") + 128 )) id="local-tm-$(date +%s%N)"
-    log "starting Flink's TaskManager $id (2 slots, heap ${heap}m)"
-    echo "$id" > "$flink_dir/taskmanager.id"
+    local heap=$(( $(mebibytes "$FLINK_TM_TASK_HEAP") + 128 )) id="local-$name-$(date +%s%N)"
+    [[ "$name" == taskmanager ]] && id="local-tm-$(date +%s%N)"
+    log "starting $label $id (2 slots, heap ${heap}m)"
+    echo "$id" > "$flink_dir/$name.id"
     # shellcheck disable=SC2046
     nohup java "-Xmx${heap}m" "-Xms${heap}m" -XX:MaxMetaspaceSize=768m -XX:MaxDirectMemorySize=320m \
-      $(flink_jvm taskmanager) -cp "$cp" org.apache.flink.runtime.taskexecutor.TaskManagerRunner \
-      --configDir "$flink_dir/conf" -D "taskmanager.resource-id=$id" >> "$flink_dir/log/taskmanager.out" 2>&1 &
-    echo $! > "$flink_dir/taskmanager.pid"
+      $(flink_jvm "$name") -cp "$cp" org.apache.flink.runtime.taskexecutor.TaskManagerRunner \
+      --configDir "$flink_dir/conf" -D "taskmanager.resource-id=$id" "${ports[@]}" >> "$flink_dir/log/$name.out" 2>&1 &
+    echo $! > "$flink_dir/$name.pid"
   fi
-  wait_for "Flink's TaskManager with 2 slots" 90 flink_taskmanager_registered \
-    || { tail -20 "$flink_dir/log/taskmanager".* >&2; die "Flink's TaskManager did not register its slots"; }
+  wait_for "$label with 2 slots" 90 flink_taskmanager_registered "$name" \
+    || { tail -20 "$flink_dir/log/$name".* >&2; die "$label did not register its slots"; }
 }
 
 dashboard_up() { [[ "$(curl -s -m 2 "http://127.0.0.1:$DASHBOARD_PORT/healthz" 2>/dev/null)" == ok ]]; }
@@ -358,23 +375,27 @@ case "${1:-}" in
       kafka) start_kafka ;;
       clickhouse) start_clickhouse ;;
       flink) start_flink ;;
+      taskmanager2) start_taskmanager taskmanager2 ;;
       dashboard) start_dashboard ;;
-      *) die "start takes kafka, clickhouse, flink or dashboard, not ${2}" ;;
+      *) die "start takes kafka, clickhouse, flink, taskmanager2 or dashboard, not ${2}" ;;
     esac
     ;;
   stop)
     case "${2:-all}" in
       all) stop_one "the dashboard" "$dashboard_dir/dashboard.pid"
+           stop_one "Flink's second TaskManager" "$flink_dir/taskmanager2.pid"
            stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
            stop_one "Flink's JobManager" "$flink_dir/jobmanager.pid"
            stop_one Kafka "$kafka_dir/kafka.pid"; stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
       kafka) stop_one Kafka "$kafka_dir/kafka.pid" ;;
       clickhouse) stop_one ClickHouse "$ch_dir/clickhouse.pid" ;;
-      flink) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
+      flink) stop_one "Flink's second TaskManager" "$flink_dir/taskmanager2.pid"
+             stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid"
              stop_one "Flink's JobManager" "$flink_dir/jobmanager.pid" ;;
       taskmanager) stop_one "Flink's TaskManager" "$flink_dir/taskmanager.pid" ;;
+      taskmanager2) stop_one "Flink's second TaskManager" "$flink_dir/taskmanager2.pid" ;;
       dashboard) stop_one "the dashboard" "$dashboard_dir/dashboard.pid" ;;
-      *) die "stop takes kafka, clickhouse, flink, taskmanager or dashboard, not ${2}" ;;
+      *) die "stop takes kafka, clickhouse, flink, taskmanager, taskmanager2 or dashboard, not ${2}" ;;
     esac
     ;;
   status)
@@ -399,7 +420,7 @@ case "${1:-}" in
       -cp "$cp" "$@"
     ;;
   *)
-    echo "usage: $0 start|stop [kafka|clickhouse|flink|taskmanager|dashboard]|status|env|kafka-tool CLASS [ARGS...]" >&2
+    echo "usage: $0 start|stop [kafka|clickhouse|flink|taskmanager|taskmanager2|dashboard]|status|env|kafka-tool CLASS [ARGS...]" >&2
     exit 2
     ;;
 esac
