@@ -19,10 +19,10 @@ DDL = "./pipeline/src/main/resources/clickhouse/product_clicks.sql"
 # One-shot jobs: they run to completion, so a healthcheck means nothing for them.
 ONE_SHOT = {"kafka-init", "flink-state-init", "airflow-init", "generator"}
 # What is published on the host: the UIs and Kafka's listener for clients on the host, each port movable in .env.
-PUBLISHED = {"airflow-apiserver": "127.0.0.1:${AIRFLOW_PORT:-8080}:8080",
-             "flink-jobmanager": "127.0.0.1:${FLINK_UI_PORT:-8081}:8081",
-             "dashboard": "127.0.0.1:${DASHBOARD_PORT:-8090}:8090",
-             "kafka": "127.0.0.1:${KAFKA_HOST_PORT:-29092}:29092"}
+PUBLISHED = {"airflow-apiserver": ["127.0.0.1:${AIRFLOW_PORT:-8080}:8080"],
+             "flink-jobmanager": ["127.0.0.1:${FLINK_UI_PORT:-8081}:8081", "127.0.0.1:${FLINK_METRICS_PORT:-9249}:9249"],
+             "dashboard": ["127.0.0.1:${DASHBOARD_PORT:-8090}:8090"],
+             "kafka": ["127.0.0.1:${KAFKA_HOST_PORT:-29092}:29092"]}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$", re.IGNORECASE)
 
 
@@ -112,9 +112,9 @@ def test_every_long_running_service_has_a_healthcheck(compose):
         assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
 
 
-def test_only_the_uis_and_kafkas_host_listener_are_published_and_only_on_loopback(compose):
+def test_only_the_uis_flinks_metrics_and_kafkas_host_listener_are_published_and_only_on_loopback(compose):
     published = {name: service["ports"] for name, service in compose["services"].items() if "ports" in service}
-    assert published == {name: [port] for name, port in PUBLISHED.items()}
+    assert published == PUBLISHED
     # The host listener advertises the port it is published on.
     assert "HOST://127.0.0.1:${KAFKA_HOST_PORT:-29092}" in compose["services"]["kafka"]["environment"][
         "KAFKA_ADVERTISED_LISTENERS"]
@@ -185,7 +185,9 @@ def flink_settings(text):
 
 # Keys that only say where things are (host names, ports, folders) or how much memory a process gets: they differ
 # between a container and a local process by design. Every other key either file sets must be the same in both.
-WHERE_AND_HOW_BIG = re.compile(r"^(jobmanager\.rpc\.|jobmanager\.bind-host|rest\.|blob\.|taskmanager\.(host|bind-host|"
+# The metrics reporter too: Flink's Prometheus reporter listens on every interface and cannot be told one, and the
+# local stack listens on 127.0.0.1 only (its metrics are on the REST API, docs/flink.md#metrics).
+WHERE_AND_HOW_BIG = re.compile(r"^(metrics\.reporter\.|jobmanager\.rpc\.|jobmanager\.bind-host|rest\.|blob\.|taskmanager\.(host|bind-host|"
                                r"rpc\.|data\.|log\.)|web\.log\.|io\.tmp\.|state\.(checkpoints|savepoints)\.dir|"
                                r"jobmanager\.memory\.|taskmanager\.memory\.|taskmanager\.cpu\.)")
 
@@ -218,6 +220,20 @@ def test_a_job_that_keeps_failing_is_given_up_and_a_cancelled_jobs_checkpoints_k
     assert settings["restart-strategy.type"] == "exponential-delay"
     assert 1 <= int(settings["restart-strategy.exponential-delay.attempts-before-reset-backoff"]) <= 100
     assert settings["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
+
+
+def test_flinks_metrics_are_exposed_to_prometheus_by_every_jobmanager_and_taskmanager(compose):
+    """An operator scrapes Flink's own metrics and the job's counters; the official image enables the reporter's jar
+    (in its opt/) through ENABLE_BUILT_IN_PLUGINS, and the stand-in image does the same (test_the_seeds_walk_through
+    scrapes both)."""
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        environment = compose["services"][name]["environment"]
+        settings = flink_settings(environment["FLINK_PROPERTIES"])
+        assert settings["metrics.reporter.prom.factory.class"] == \
+            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+        assert settings["metrics.reporter.prom.port"] == "9249"
+        version = re.search(r"flink:([\d.]+)-", compose["services"][name]["image"]).group(1)
+        assert environment["ENABLE_BUILT_IN_PLUGINS"] == f"flink-metrics-prometheus-{version}.jar"
 
 
 def test_clickhouse_is_initialised_from_the_pipelines_ddl_file(compose):

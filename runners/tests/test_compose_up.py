@@ -2,8 +2,9 @@
 healthy, Airflow's API lists streaming_pipeline and runs it on its schedule and by trigger with every task `success`,
 the aggregation ran on the Compose Flink cluster, ClickHouse's FINAL view equals the generator's oracle for the minutes
 it settled, Kafka's console consumer inside the kafka container reads the aggregates, the dashboard serves them. Then
-`down` and `up -d` again (volumes kept, as after a VM restart), `restart flink-taskmanager` while a job runs, and
-`down -v`, which must leave nothing behind.
+`down` and `up -d` again (volumes kept, as after a VM restart), `restart flink-taskmanager` while a job runs, Flink's
+metrics scraped as Prometheus would (the JobManager's on the host, a continuous job's counters on the TaskManager),
+and `down -v`, which must leave nothing behind.
 
 Needs a Docker daemon (DOCKER_HOST); without one the test is skipped and says so. COMPOSE_OVERRIDE names the override
 file (default docker-compose.offline.yml: this project's machines reach no image registry; set it empty to run the
@@ -47,7 +48,7 @@ class Compose:
     def __init__(self, tmp):
         self.project = "clicktest" + uuid.uuid4().hex[:8]
         self.ports = {"AIRFLOW_PORT": free_port(), "FLINK_UI_PORT": free_port(), "DASHBOARD_PORT": free_port(),
-                      "KAFKA_HOST_PORT": free_port()}
+                      "FLINK_METRICS_PORT": free_port(), "KAFKA_HOST_PORT": free_port()}
         self.secrets = {"CLICKHOUSE_USER": "clicks", "CLICKHOUSE_PASSWORD": uuid.uuid4().hex,
                         "DASHBOARD_CLICKHOUSE_PASSWORD": uuid.uuid4().hex,
                         "POSTGRES_PASSWORD": uuid.uuid4().hex, "AIRFLOW_ADMIN_PASSWORD": uuid.uuid4().hex,
@@ -284,6 +285,39 @@ def test_the_seeds_walk_through(compose):
                          "run after the TaskManager restart")
     assert oracle_equals_final(compose, first, settled_mark(compose)[1]) > 0
 
+    # Prometheus: the JobManager's metrics on the host, and a running job's own counters on the TaskManager. The DAG's
+    # bounded jobs finish within seconds of reporting; a continuous job (one slot, its own topics and table) reports
+    # every bundle.
+    jobmanager_metrics = urllib.request.urlopen(
+        f"http://127.0.0.1:{compose.ports['FLINK_METRICS_PORT']}/metrics", timeout=30).read().decode()
+    assert metric_values(jobmanager_metrics, "flink_jobmanager_numRegisteredTaskManagers") == [1.0]
+    probe = "metrics" + uuid.uuid4().hex[:8]
+    compose("exec", "-d", "-T", "airflow-worker", "bash", "-c",
+            'exec java -Xmx512m -cp "$CLICK_PIPELINE_JAR" dev.clickstream.pipeline.ClickCountPipeline'
+            ' --runner=FlinkRunner --flinkMaster="$CLICK_FLINK_MASTER" --parallelism=1'
+            ' --bootstrapServers="$CLICK_KAFKA_BOOTSTRAP" --inputTopic=clicks'
+            f' --outputTopic={probe}_agg --deadLetterTopic={probe}_dlq --consumerGroup={probe}'
+            f' --clickHouseUrl="$CLICK_CLICKHOUSE_JDBC_URL" --clickHouseTable=analytics.{probe}'
+            ' --clickHouseUser="$CLICK_CLICKHOUSE_USER" --clickHousePasswordEnv=CLICKHOUSE_PASSWORD'
+            f' >/tmp/{probe}.log 2>&1')
+    deadline = time.monotonic() + 300
+    while True:
+        taskmanager_metrics = compose("exec", "-T", "flink-jobmanager", "curl", "-fsS",
+                                      "http://flink-taskmanager:9249/metrics")
+        read = metric_values(taskmanager_metrics, "flink_taskmanager_job_task_operator_clicks_records_read")
+        if sum(read) > 0:
+            break
+        assert time.monotonic() < deadline, "no clicks_records_read on the TaskManager's metrics within 5 minutes:\n" + \
+            compose("exec", "-T", "airflow-worker", "tail", "-n", "40", f"/tmp/{probe}.log", check=False)
+        time.sleep(5)
+    assert metric_values(taskmanager_metrics, "flink_taskmanager_job_task_operator_clicks_parsed")
+    print(f"compose: the TaskManager reports clicks_records_read {sum(read):.0f} for the continuous job")
+    for job in flink_jobs(compose):
+        if job["name"] == f"click-count-{probe}" and job["state"] == "RUNNING":
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{compose.ports['FLINK_UI_PORT']}/jobs/{job['jid']}?mode=cancel", method="PATCH"),
+                timeout=30)
+
     # down -v leaves nothing behind.
     compose("down", "-v", "--remove-orphans")
     label = f"label=com.docker.compose.project={compose.project}"
@@ -291,6 +325,12 @@ def test_the_seeds_walk_through(compose):
         left = subprocess.run(["docker", kind, "ls", "-q", "--filter", label] + (["-a"] if kind == "container" else []),
                               capture_output=True, text=True, check=True).stdout.split()
         assert not left, f"{kind}s left behind: {left}"
+
+
+def metric_values(exposition, name):
+    """The values of one metric in Prometheus' text format, one per label set."""
+    return [float(line.rsplit(" ", 1)[1]) for line in exposition.splitlines()
+            if line.startswith(name + "{") or line.startswith(name + " ")]
 
 
 def iso_ms(iso):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The stand-in's entrypoint, with the official flink image's contract: the commands `jobmanager` and `taskmanager`
 # (anything else is run as given), FLINK_PROPERTIES appended to the configuration, JOB_MANAGER_RPC_ADDRESS and
-# TASK_MANAGER_NUMBER_OF_TASK_SLOTS, and the processes run as user flink (uid 9999) in the foreground. Without
+# TASK_MANAGER_NUMBER_OF_TASK_SLOTS, ENABLE_BUILT_IN_PLUGINS (jars of /opt/flink/opt linked into plugins/), and the
+# processes run as user flink (uid 9999) in the foreground. Without
 # Flink's distribution (not on Maven Central) there are no bin/jobmanager.sh and bin/taskmanager.sh: this starts the
 # same entry classes, and Flink's own BashJavaUtils (in flink-runtime, what those scripts call) derives each JVM's
 # memory flags from the configuration, as there.
@@ -32,6 +33,25 @@ prepare_configuration() {
   fi
 }
 
+# As the official image: each name in ENABLE_BUILT_IN_PLUGINS (separated by ;) is a jar of opt/, linked into its own
+# plugins/ folder, where Flink loads it in a class loader of its own. A version of the same artifact other than the
+# one named stands in for it, saying so (this machine's Maven mirror does not serve every release).
+enable_built_in_plugins() {
+  local jar name found
+  for jar in $(tr ';' ' ' <<< "${ENABLE_BUILT_IN_PLUGINS:-}"); do
+    name="${jar%.jar}"
+    found="$FLINK_HOME/opt/$jar"
+    if [[ ! -e "$found" ]]; then
+      found="$(ls "$FLINK_HOME/opt/${name%-*}"-*.jar 2>/dev/null | head -n1 || true)"
+      [[ -n "$found" ]] || { echo "Plugin $jar does not exist in $FLINK_HOME/opt. Exiting." >&2; exit 1; }
+      echo "stand-in: $jar is not in this image; enabling $(basename "$found") in its place"
+    fi
+    mkdir -p "$FLINK_HOME/plugins/$name"
+    ln -fs "$found" "$FLINK_HOME/plugins/$name/"
+    echo "Linked $(basename "$found") to the plugin directory plugins/$name"
+  done
+}
+
 # The last value of a key in the configuration (FLINK_PROPERTIES' lines come last and win, as in Flink).
 option() { grep -E "^$1:" "$CONF_FILE" | tail -n1 | sed -e "s/^$1:[[:space:]]*//"; }
 
@@ -52,11 +72,11 @@ run() { # name entry-class BashJavaUtils-command
 
 case "${1:-help}" in
   jobmanager)
-    shift; prepare_configuration
+    shift; prepare_configuration; enable_built_in_plugins
     run jobmanager org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint GET_JM_RESOURCE_PARAMS \
       --executionMode cluster "$@" ;;
   taskmanager)
-    shift; prepare_configuration
+    shift; prepare_configuration; enable_built_in_plugins
     run taskmanager org.apache.flink.runtime.taskexecutor.TaskManagerRunner GET_TM_RESOURCE_PARAMS "$@" ;;
   help)
     echo "Usage: $(basename "$0") (jobmanager|taskmanager|help)"; exit 0 ;;
