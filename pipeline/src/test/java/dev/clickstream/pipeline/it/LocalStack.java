@@ -99,6 +99,15 @@ final class LocalStack {
     };
   }
 
+  /** A pipeline reading {@code topic} (its sinks named after it) into {@code table} on the local stack. */
+  static String[] sinkOptions(String topic, String table, String... more) {
+    List<String> all = new ArrayList<>(List.of("--bootstrapServers=" + KAFKA, "--inputTopic=" + topic,
+        "--outputTopic=" + topic + "_agg", "--deadLetterTopic=" + topic + "_dlq", "--clickHouseUrl=" + CLICKHOUSE_JDBC,
+        "--clickHouseTable=" + table));
+    all.addAll(List.of(more));
+    return all.toArray(new String[0]);
+  }
+
   /** The pipeline's options from {@code args}, on the runner under test (in this JVM). */
   static dev.clickstream.pipeline.config.ClickCountOptions options(String... args) {
     List<String> all = new ArrayList<>(List.of(args));

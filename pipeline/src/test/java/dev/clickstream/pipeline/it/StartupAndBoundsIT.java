@@ -27,14 +27,6 @@ import org.junit.jupiter.api.Test;
 class StartupAndBoundsIT {
   private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
 
-  private static String[] options(String topic, String table, String... more) {
-    List<String> all = new java.util.ArrayList<>(List.of("--bootstrapServers=" + LocalStack.KAFKA,
-        "--inputTopic=" + topic, "--outputTopic=" + topic + "_agg", "--deadLetterTopic=" + topic + "_dlq",
-        "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC, "--clickHouseTable=" + table));
-    all.addAll(List.of(more));
-    return all.toArray(new String[0]);
-  }
-
   // A table with a wrong column type and a missing column: the pipeline refuses to start and names both, instead of
   // letting ClickHouseIO write empty inserts that "succeed".
   @Test
@@ -44,7 +36,7 @@ class StartupAndBoundsIT {
     LocalStack.query("CREATE TABLE " + table + " (product_id Int32, timestamp UInt64, window_end UInt64,"
         + " count UInt64, pane_index UInt64) ENGINE = MergeTree ORDER BY (product_id, timestamp)");
     IllegalStateException refused = assertThrows(IllegalStateException.class, () -> ClickCountPipeline.run(
-        LocalStack.options(options("it_wrong_" + RUN, table, "--from=2026-11-26T00:00:00Z",
+        LocalStack.options(LocalStack.sinkOptions("it_wrong_" + RUN, table, "--from=2026-11-26T00:00:00Z",
             "--to=2026-11-26T00:01:00Z"))));
     assertThat(refused.getMessage(), allOf(containsString("column product_id is Int32, the pipeline writes UInt32"),
         containsString("column pane_timing Enum8"), containsString("is missing")));
@@ -67,7 +59,7 @@ class StartupAndBoundsIT {
     generated.oracle().counts().forEach((k, v) -> expected.put(List.of(k.productId(), k.windowStart()), v));
     long started = System.nanoTime();
     assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
-      PipelineResult result = ClickCountPipeline.run(LocalStack.options(options(topic, table,
+      PipelineResult result = ClickCountPipeline.run(LocalStack.options(LocalStack.sinkOptions(topic, table,
           "--from=" + from, "--to=" + from.plus(2, ChronoUnit.MINUTES))));
       assertThat(result.waitUntilFinish(), equalTo(PipelineResult.State.DONE));
     });

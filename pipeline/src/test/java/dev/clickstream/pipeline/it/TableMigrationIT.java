@@ -35,21 +35,13 @@ class TableMigrationIT {
       + " pane_timing Enum8('UNKNOWN' = 0, 'EARLY' = 1, 'ON_TIME' = 2, 'LATE' = 3), pane_index UInt64)"
       + " ENGINE = ReplacingMergeTree(count) ORDER BY (product_id, timestamp)";
 
-  private static String[] options(String topic, String table, String... more) {
-    List<String> all = new java.util.ArrayList<>(List.of("--bootstrapServers=" + LocalStack.KAFKA,
-        "--inputTopic=" + topic, "--outputTopic=" + topic + "_agg", "--deadLetterTopic=" + topic + "_dlq",
-        "--clickHouseUrl=" + LocalStack.CLICKHOUSE_JDBC, "--clickHouseTable=" + table));
-    all.addAll(List.of(more));
-    return all.toArray(new String[0]);
-  }
-
   private static Map<List<Long>, Long> countInto(String topic, String table, Instant from, int minutes, int seed)
       throws Exception {
     ClickGenerator.Summary generated = ClickGenerator.run(GeneratorConfig.parse("--bootstrap-servers",
         LocalStack.KAFKA, "--topic", topic, "--start", from.toString(), "--duration", "PT" + minutes + "M", "--rate",
         "100", "--late-fraction", "0.05", "--seed", Integer.toString(seed)), new PrintStream(System.err, true));
     assertTrue(generated.ok());
-    PipelineResult result = ClickCountPipeline.run(LocalStack.options(options(topic, table,
+    PipelineResult result = ClickCountPipeline.run(LocalStack.options(LocalStack.sinkOptions(topic, table,
         "--from=" + from, "--to=" + from.plus(minutes, ChronoUnit.MINUTES))));
     assertThat(result.waitUntilFinish(), equalTo(PipelineResult.State.DONE));
     Map<List<Long>, Long> expected = new HashMap<>();
@@ -77,7 +69,7 @@ class TableMigrationIT {
     Map<List<Long>, Long> expected = new HashMap<>(countInto(topic, table, first, 2, 11));
     assertThat(LocalStack.finalCounts(table), equalTo(expected));
 
-    Settings settings = Settings.from(LocalStack.options(options(topic, table)));
+    Settings settings = Settings.from(LocalStack.options(LocalStack.sinkOptions(topic, table)));
     TableMigration.Result moved = TableMigration.migrate(settings);
     assertTrue(moved.migrated());
     assertThat(layout(table), equalTo("intDiv(timestamp, 86400000)\ttimestamp, product_id"));
