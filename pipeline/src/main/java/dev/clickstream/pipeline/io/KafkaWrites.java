@@ -7,6 +7,9 @@ import org.apache.beam.sdk.coders.ByteArrayCoder;
 import org.apache.beam.sdk.coders.NullableCoder;
 import org.apache.beam.sdk.io.kafka.KafkaIO;
 import org.apache.beam.sdk.io.kafka.ProducerRecordCoder;
+import org.apache.beam.sdk.transforms.SerializableFunction;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.checkerframework.checker.nullness.qual.Nullable;
@@ -57,6 +60,22 @@ public final class KafkaWrites {
     transactional.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 10_000);
     // ExactlyOnceProducer: after a failure, the sink's next try gets a new producer (Beam 2.71's sink would reuse it).
     return write.withProducerConfigUpdates(transactional).withEOS(1, exactlyOnceGroup)
-        .withProducerFactoryFn(ExactlyOnceProducer.factory());
+        .withProducerFactoryFn(ExactlyOnceProducer.factory())
+        .withConsumerFactoryFn(bookkeepingConsumer(kafka.producerSettings()));
+  }
+
+  /**
+   * The exactly-once sink's bookkeeping consumer (it reads and commits the sink's own sequence numbers under its
+   * group). KafkaIO configures it with the brokers, the group and the deserializers only; the file's settings
+   * (TLS, SASL) come first here, so that it reaches a secured Kafka as every other client does.
+   */
+  static SerializableFunction<Map<String, Object>, Consumer<byte[], byte[]>> bookkeepingConsumer(
+      Map<String, Object> clientSettings) {
+    Map<String, Object> settings = new java.util.HashMap<>(clientSettings);
+    return sinkConfig -> {
+      Map<String, Object> config = new java.util.HashMap<>(settings);
+      config.putAll(sinkConfig);
+      return new KafkaConsumer<>(config);
+    };
   }
 }
