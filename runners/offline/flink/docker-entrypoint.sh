@@ -2,10 +2,9 @@
 # The stand-in's entrypoint, with the official flink image's contract: the commands `jobmanager` and `taskmanager`
 # (anything else is run as given), FLINK_PROPERTIES appended to the configuration, JOB_MANAGER_RPC_ADDRESS and
 # TASK_MANAGER_NUMBER_OF_TASK_SLOTS, ENABLE_BUILT_IN_PLUGINS (jars of /opt/flink/opt linked into plugins/), and the
-# processes run as user flink (uid 9999) in the foreground. Without
-# Flink's distribution (not on Maven Central) there are no bin/jobmanager.sh and bin/taskmanager.sh: this starts the
-# same entry classes, and Flink's own BashJavaUtils (in flink-runtime, what those scripts call) derives each JVM's
-# memory flags from the configuration, as there.
+# processes run as user flink (uid 9999) in the foreground. Without Flink's distribution (not on Maven Central) there
+# are no bin/jobmanager.sh and bin/taskmanager.sh: this starts the same entry classes, and Flink's own BashJavaUtils
+# (in flink-runtime, what those scripts call) derives each JVM's memory flags from the configuration, as there.
 set -euo pipefail
 FLINK_HOME=/opt/flink
 CONF_DIR="$FLINK_HOME/conf"
