@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
  * A secured Kafka: the local broker's SASL_SSL listener (SASL/PLAIN over TLS, a certificate made with
  * keytool by local-stack.sh), reached with a Kafka properties file by the generator ({@code --command-config}) and by
  * the pipeline ({@code --kafkaProperties}): every client, reader, writer and admin alike. A bounded and a continuous
- * run through it equal the oracle (on Flink the continuous one with the exactly-once Kafka sinks); the password is never on a command line or in the output; a wrong password
- * stops the pipeline at start, saying why.
+ * run through it equal the oracle (on Flink the continuous one with the exactly-once Kafka sinks); the password is
+ * never on a command line or in the output; a wrong password stops the pipeline at start, saying why.
  */
 @Tag("services")
 class SecuredKafkaIT {
