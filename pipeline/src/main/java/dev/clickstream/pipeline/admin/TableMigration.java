@@ -4,7 +4,6 @@ import dev.clickstream.pipeline.config.Settings;
 import dev.clickstream.pipeline.config.StartupRefusedException;
 import dev.clickstream.pipeline.io.ClickHouseSchema;
 import java.io.IOException;
-import java.util.List;
 
 /**
  * Moves a counts table made by an earlier version to the DDL's layout ({@link ClickHouseSchema#declaredLayout}):
@@ -38,10 +37,10 @@ public final class TableMigration {
           + " (or rename it) first");
     }
     clickHouse.execute("DROP TABLE IF EXISTS " + next); // a copy an interrupted migration left behind
-    List<String> ddl = ClickHouseSchema.statements(next);
-    String create = ddl.stream().filter(st -> st.contains("CREATE TABLE IF NOT EXISTS " + next + "\n")
-        || st.contains("CREATE TABLE IF NOT EXISTS " + next + " ")).findFirst()
-        .orElseThrow(() -> new IllegalStateException("the DDL has no counts table"));
+    String create = ClickHouseSchema.countsStatement(next);
+    if (create.isEmpty()) {
+      throw new IllegalStateException("the DDL has no counts table");
+    }
     clickHouse.execute(create);
     clickHouse.execute("INSERT INTO " + next + " SELECT * FROM " + table);
     long copied = clickHouse.count("SELECT count() FROM " + next);

@@ -133,8 +133,13 @@ public final class ClickHouseSchema {
 
   /** The counts table's CREATE TABLE statement, for the default names. */
   private static String countsStatement() {
-    return statements(new Settings.TableName(DEFAULT_DATABASE, DEFAULT_TABLE)).stream()
-        .filter(st -> st.matches("(?s)CREATE TABLE IF NOT EXISTS\\s+" + DEFAULT_DATABASE + "\\." + DEFAULT_TABLE
+    return countsStatement(new Settings.TableName(DEFAULT_DATABASE, DEFAULT_TABLE));
+  }
+
+  /** The DDL's CREATE TABLE statement of the counts table, made as {@code table}; empty if the DDL has none. */
+  public static String countsStatement(Settings.TableName table) {
+    return statements(table).stream()
+        .filter(st -> st.matches("(?s)CREATE TABLE IF NOT EXISTS\\s+" + Pattern.quote(table.toString())
             + "\\s*\\(.*"))
         .findFirst().orElse("");
   }
