@@ -16,6 +16,7 @@ import org.apache.beam.sdk.testing.PAssert;
 import org.apache.beam.sdk.testing.TestPipeline;
 import org.apache.beam.sdk.testing.TestStream;
 import org.apache.beam.sdk.transforms.MapElements;
+import org.apache.beam.sdk.transforms.windowing.BoundedWindow;
 import org.apache.beam.sdk.transforms.windowing.IntervalWindow;
 import org.apache.beam.sdk.transforms.windowing.PaneInfo;
 import org.apache.beam.sdk.values.PCollection;
@@ -51,6 +52,7 @@ public class ClickCountPipelineTest {
   private static final Duration WINDOW = Duration.standardMinutes(1);
   private static final Duration LATENESS = Duration.standardMinutes(1);
   private static final Duration LATE_FIRING_DELAY = Duration.standardSeconds(5);
+  private static final Instant PROCESSING_START = new Instant(1_000);
   private static final Instant T0 = Instant.parse("2026-11-26T10:00:00Z");
   private static final IntervalWindow FIRST = new IntervalWindow(T0, WINDOW);
   private static final IntervalWindow SECOND = new IntervalWindow(T0.plus(WINDOW), WINDOW);
@@ -88,10 +90,15 @@ public class ClickCountPipelineTest {
     return out.toArray(TimestampedValue[]::new);
   }
 
-  /** A TestStream of deliveries, each a group of records read together. */
+  /**
+   * A TestStream of deliveries, each a group of records read together. Its processing time starts at {@link
+   * #PROCESSING_START}, 1 s after the epoch (the DirectRunner's test clock starts at the least instant), so that the
+   * late panes' firing instants, multiples of the late-firing delay, are known.
+   */
   private final class Stream {
-    private TestStream.Builder<KafkaRecord<byte[], byte[]>> builder =
-        TestStream.create(ReadClicks.CODER).advanceWatermarkTo(T0);
+    private TestStream.Builder<KafkaRecord<byte[], byte[]>> builder = TestStream.create(ReadClicks.CODER)
+        .advanceProcessingTime(new Duration(BoundedWindow.TIMESTAMP_MIN_VALUE, PROCESSING_START))
+        .advanceWatermarkTo(T0);
 
     Stream deliver(Rec... recs) {
       return deliverReadAt(Long.MIN_VALUE, recs);
@@ -189,9 +196,9 @@ public class ClickCountPipelineTest {
   }
 
   // Late clicks of one product that arrive one after another (five reads, as a steady stream of late clicks comes)
-  // fire one late pane once their first has waited the late-firing delay: one ClickHouse row and one Kafka record for
-  // the five, with the accumulated count, rather than one per read. A late click after that fires the next pane,
-  // again after the delay, while the window is still open.
+  // fire one late pane at the next multiple of the late-firing delay: one ClickHouse row and one Kafka record for the
+  // five, with the accumulated count, rather than one per read. A late click after that fires the next pane, at the
+  // next multiple, while the window is still open.
   @Test
   public void lateClicksArrivingTogetherFireOneLatePane() {
     Stream stream = stream()
@@ -210,6 +217,30 @@ public class ClickCountPipelineTest {
     PAssert.that(counts).inWindow(FIRST).containsInAnyOrder(onTime(1, FIRST, 2),
         new WindowCount(1, FIRST.start().getMillis(), FIRST.end().getMillis(), 7, "LATE", 1),
         new WindowCount(1, FIRST.start().getMillis(), FIRST.end().getMillis(), 8, "LATE", 2));
+    p.run().waitUntilFinish();
+  }
+
+  // Late clicks of two products read 2 s apart fire together, at the next multiple of the late-firing delay on the wall
+  // clock (5 s), rather than each 5 s after its own first: the panes of every product reach the sinks in one bundle,
+  // one ClickHouse insert, instead of an insert per product. Late clicks read after that instant fire at the next one.
+  @Test
+  public void lateClicksOfDifferentProductsFireAtTheSameAlignedInstant() {
+    TestStream<KafkaRecord<byte[], byte[]>> events = stream()
+        .deliver(click(1, 10, 0), click(2, 20, 0))
+        .advanceWatermarkTo(T0.plus(WINDOW).plus(Duration.standardSeconds(30)))
+        .deliver(click(1, 30, 60)) // processing time 1 s
+        .advanceProcessingTime(Duration.standardSeconds(2))
+        .deliver(click(2, 31, 60)) // 3 s
+        .advanceProcessingTime(Duration.millis(2_500)) // 5.5 s: both fired at 5 s
+        .deliver(click(1, 32, 60), click(2, 33, 60))
+        .advanceProcessingTime(LATE_FIRING_DELAY) // 10.5 s: both fired at 10 s
+        .advanceWatermarkToInfinity();
+    PCollection<WindowCount> counts = count(events, false).counts();
+    long start = FIRST.start().getMillis();
+    long end = FIRST.end().getMillis();
+    PAssert.that(counts).inWindow(FIRST).containsInAnyOrder(onTime(1, FIRST, 1), onTime(2, FIRST, 1),
+        new WindowCount(1, start, end, 2, "LATE", 1), new WindowCount(2, start, end, 2, "LATE", 1),
+        new WindowCount(1, start, end, 3, "LATE", 2), new WindowCount(2, start, end, 3, "LATE", 2));
     p.run().waitUntilFinish();
   }
 

@@ -103,8 +103,9 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setMaxOutOfOrderness(String value);
 
-  @Description("Continuous mode: how long a window's late clicks gather, from the first of them, before their updated"
-      + " count is written (one row and one aggregate per product for all of them); PT0S writes one per read")
+  @Description("Continuous mode: late clicks gather until the wall clock's next multiple of this, when the updated"
+      + " counts of every product they changed are written together (one row and one aggregate per product); PT0S"
+      + " writes one per read")
   @Default.String(LATE_FIRING_DELAY)
   String getLateFiringDelay();
 

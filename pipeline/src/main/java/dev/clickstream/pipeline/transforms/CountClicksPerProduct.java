@@ -20,9 +20,9 @@ import org.joda.time.Duration;
  * Clicks per product per event-time window: {@code FixedWindows} → {@code Count.perKey} → one {@link WindowCount} per
  * product and pane, what both sinks receive.
  *
- * <p>Continuous: one on-time pane when the watermark passes the window, then late panes with the accumulated count: a
- * product's late clicks gather for {@code lateFiringDelay} after the first of them arrives and fire together (a late
- * pane carries only the products whose count changed). Bounded: the
+ * <p>Continuous: one on-time pane when the watermark passes the window, then late panes with the accumulated count: late
+ * clicks gather until the wall clock next reaches a multiple of {@code lateFiringDelay}, and then every product whose
+ * count changed fires at once (a late pane carries only those products). Bounded: the
  * input is complete, so each window fires once, after the whole input, with Beam's default trigger, the one under
  * which runners (the DirectRunner too) combine per bundle before the shuffle.
  */
@@ -52,17 +52,22 @@ public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long,
   }
 
   /**
-   * A continuous run's windows: one on-time pane when the watermark passes the window, then a late pane
-   * {@code lateFiringDelay} (processing time) after the first late click of a pane arrived, each with the accumulated
-   * count, as Beam's LeaderBoard fires its late panes. Firing on every late element instead made one ClickHouse row
-   * and one Kafka record per read of late clicks, however many updated the same count. Beam keeps a window for the
-   * allowed lateness plus {@link ClickRules#WATERMARK_GRACE}, and fires what is pending when it closes; ClickRules has
-   * already removed the clicks that came later than the allowed lateness.
+   * A continuous run's windows: one on-time pane when the watermark passes the window, then late panes with the
+   * accumulated count, as Beam's LeaderBoard fires its late panes, but at the next multiple of {@code lateFiringDelay}
+   * of processing time after a late click arrives rather than that long after it. Firing on every late element made one
+   * ClickHouse row and one Kafka record per read of late clicks, however many updated the same count; a delay counted
+   * from each product's first late click still spread the products' panes over the period, and each sink writes once
+   * per bundle, so the late rows went to ClickHouse a few at a time, each insert a part to merge. Aligned, every
+   * product of a subtask fires at the same instant and the late panes reach the sinks in one bundle.
+   * {@code PT0S}: a late pane per read of late clicks. Beam keeps a window for the allowed lateness plus {@link
+   * ClickRules#WATERMARK_GRACE}, and fires what is pending when it closes; ClickRules has already removed the clicks
+   * that came later than the allowed lateness.
    */
   public static <T> Window<T> windowing(Duration windowSize, Duration allowedLateness, Duration lateFiringDelay) {
+    AfterProcessingTime late = AfterProcessingTime.pastFirstElementInPane();
     return Window.<T>into(FixedWindows.of(windowSize))
         .triggering(AfterWatermark.pastEndOfWindow().withLateFirings(
-            AfterProcessingTime.pastFirstElementInPane().plusDelayOf(lateFiringDelay)))
+            lateFiringDelay.isEqual(Duration.ZERO) ? late : late.alignedTo(lateFiringDelay)))
         .withAllowedLateness(allowedLateness.plus(ClickRules.WATERMARK_GRACE), Window.ClosingBehavior.FIRE_IF_NON_EMPTY)
         .accumulatingFiredPanes();
   }
