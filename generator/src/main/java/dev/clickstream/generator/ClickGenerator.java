@@ -19,8 +19,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Writes JSON click events to Kafka: a steady event-time rate, uniform or Zipf product popularity, late and
- * malformed records on request, deterministic for a seed. With {@code --expected FILE} it also writes the exact
+ * Writes JSON click events to Kafka: a steady event-time rate, with bursts, late and malformed records on request,
+ * uniform or Zipf product popularity, deterministic for a seed. With {@code --expected FILE} it also writes the exact
  * counts the pipeline must end with (see {@link Oracle}). Progress goes to stderr; the exit status is non-zero if
  * Kafka did not acknowledge every record. Flags: {@link GeneratorConfig#usage()}.
  */
@@ -69,14 +69,16 @@ public final class ClickGenerator {
     AtomicLong failed = new AtomicLong();
     AtomicReference<Exception> firstError = new AtomicReference<>();
     long sent = 0;
-    progress.printf(Locale.ROOT, "generating %,d records to %s/%s, event time from %s%n",
-        stream.total(), config.bootstrapServers(), config.topic(), config.start());
+    progress.printf(Locale.ROOT, "generating %,d records to %s/%s, event time from %s, %s%n",
+        stream.total(), config.bootstrapServers(), config.topic(), config.start(), rates(config));
     long startNanos;
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProperties(config))) {
       // The rate counts from a ready producer, as Kafka's ProducerPerformance does, which the benchmark compares
       // it with; the first sends still wait for the topic's metadata.
       startNanos = System.nanoTime();
       long nextReport = startNanos + config.progressInterval().toNanos();
+      long lastReport = startNanos;
+      long sentAtLastReport = 0;
       while (stream.hasNext()) {
         ClickStream.Record record = stream.next();
         if (config.pace() == GeneratorConfig.Pace.REAL) {
@@ -96,14 +98,19 @@ public final class ClickGenerator {
         sent++;
         long now = System.nanoTime();
         if (now >= nextReport) {
-          report(progress, "progress", sent, stream.total(), acked.get(), failed.get(), now - startNanos);
+          // The rate since the last line as well as the average: a burst shows while it lasts.
+          String recent = String.format(Locale.ROOT, " (%,.0f/s in the last %.1f s)",
+              (sent - sentAtLastReport) / ((now - lastReport) / 1e9), (now - lastReport) / 1e9);
+          report(progress, "progress", sent, stream.total(), acked.get(), failed.get(), now - startNanos, recent);
+          lastReport = now;
+          sentAtLastReport = sent;
           nextReport = now + config.progressInterval().toNanos();
         }
       }
       producer.flush();
     }
     long elapsed = System.nanoTime() - startNanos;
-    report(progress, "done", sent, stream.total(), acked.get(), failed.get(), elapsed);
+    report(progress, "done", sent, stream.total(), acked.get(), failed.get(), elapsed, "");
     progress.printf(Locale.ROOT, "oracle: %,d counted in %,d (product, window) cells, %,d late of which %,d too late,"
             + " %,d malformed%n",
         oracle.counted(), oracle.counts().size(), oracle.late(), oracle.tooLate(), oracle.malformed());
@@ -117,11 +124,20 @@ public final class ClickGenerator {
     return new Summary(sent, acked.get(), failed.get(), Duration.ofNanos(elapsed), oracle);
   }
 
+  /** The rates a run holds, as the start line says them: "1,000 clicks/s (bursts: 10,000/s for PT10S every PT1M)". */
+  static String rates(GeneratorConfig config) {
+    String steady = String.format(Locale.ROOT, "%,.0f clicks/s of event time", config.rate());
+    GeneratorConfig.Burst burst = config.burst();
+    return burst == null ? steady : steady + String.format(Locale.ROOT, " (bursts: %,.0f/s for %s every %s)",
+        burst.rate(), burst.length(), burst.every());
+  }
+
   private static void report(PrintStream out, String what, long sent, long total, long acked, long failed,
-      long elapsedNanos) {
+      long elapsedNanos, String recent) {
     double seconds = elapsedNanos / 1e9;
-    out.printf(Locale.ROOT, "%s: sent %,d of %,d (%.0f%%), acked %,d, failed %,d, %,.0f records/s, %.1f s elapsed%n",
-        what, sent, total, 100.0 * sent / Math.max(1, total), acked, failed, sent / Math.max(seconds, 1e-3), seconds);
+    out.printf(Locale.ROOT, "%s: sent %,d of %,d (%.0f%%), acked %,d, failed %,d, %,.0f records/s%s, %.1f s elapsed%n",
+        what, sent, total, 100.0 * sent / Math.max(1, total), acked, failed, sent / Math.max(seconds, 1e-3), recent,
+        seconds);
   }
 
   /**

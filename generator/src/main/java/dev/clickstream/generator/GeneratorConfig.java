@@ -14,7 +14,9 @@ import java.util.Map;
 /**
  * The generator's settings. Every flag has a named default below; {@link #usage()} lists them.
  *
- * <p>Time model: the stream holds {@code rate} events per second of <em>event time</em>, starting at {@code start}.
+ * <p>Time model: the stream holds {@code rate} events per second of <em>event time</em>, starting at {@code start};
+ * with a {@link Burst}, {@code burst.rate()} instead for the first {@code burst.length()} of every {@code
+ * burst.every()}.
  * Each record's Kafka timestamp is its simulated arrival: event time plus a small jitter, or plus {@code lateDelay}
  * for the late fraction. {@code pace=max} sends as fast as Kafka takes it (an hour of clicks in seconds, lateness
  * still well defined by the Kafka timestamps); {@code pace=real} sends each record when the wall clock reaches its
@@ -28,6 +30,7 @@ public record GeneratorConfig(
     double zipfExponent,
     int users,
     double rate,
+    Burst burst,
     Pace pace,
     long count,
     Duration duration,
@@ -46,6 +49,28 @@ public record GeneratorConfig(
 
   public enum Pace { MAX, REAL }
 
+  /**
+   * Bursts: {@code rate} events per second of event time, instead of the steady rate, for the first {@code length} of
+   * every {@code every} from the start (a flash sale, a campaign going out): with {@code --pace real}, the same surge
+   * on the wall clock.
+   */
+  public record Burst(double rate, Duration length, Duration every) {
+    public Burst {
+      require(rate > 0 && rate <= 1_000_000, "--burst-rate must be in (0, 1000000] events per second of event time");
+      require(length.toMillis() > 0, "--burst-length must be positive");
+      require(every.compareTo(length) > 0, "--burst-every must be longer than --burst-length");
+    }
+
+    /** Events in one burst, and in one whole period (burst and steady part), at steady rate {@code steady}. */
+    double inBurst() {
+      return rate * length.toMillis() / 1000.0;
+    }
+
+    double perPeriod(double steady) {
+      return inBurst() + steady * (every.toMillis() - length.toMillis()) / 1000.0;
+    }
+  }
+
   public static final String DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092";
   public static final String DEFAULT_TOPIC = "clicks";
   public static final int DEFAULT_PARTITIONS = 2;
@@ -60,6 +85,8 @@ public record GeneratorConfig(
   public static final Duration DEFAULT_WINDOW_SIZE = Duration.ofSeconds(60);
   public static final Duration DEFAULT_ALLOWED_LATENESS = Duration.ofSeconds(60);
   public static final Duration DEFAULT_PROGRESS_INTERVAL = Duration.ofSeconds(2);
+  public static final Duration DEFAULT_BURST_LENGTH = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_BURST_EVERY = Duration.ofSeconds(60);
   /** Event times before this are absurd to the pipeline; the generator refuses to start earlier. */
   public static final Instant EARLIEST_START = Instant.parse("2000-01-01T00:00:00Z");
 
@@ -86,17 +113,37 @@ public record GeneratorConfig(
     }
   }
 
-  /** Number of events: {@code count}, or {@code duration x rate} when a duration is given. */
+  /** Number of events: {@code count}, or the events of {@code duration} at the rate (and bursts) when it is given. */
   public long eventCount() {
-    if (duration != null) {
+    if (duration == null) {
+      return count;
+    }
+    if (burst == null) {
       return (long) Math.floor(duration.toMillis() * rate / 1000.0);
     }
-    return count;
+    long every = burst.every().toMillis();
+    long length = burst.length().toMillis();
+    long periods = duration.toMillis() / every;
+    long rest = duration.toMillis() % every;
+    double inRest = rest <= length ? rest * burst.rate() / 1000.0 : burst.inBurst() + (rest - length) * rate / 1000.0;
+    return (long) Math.floor(periods * burst.perPeriod(rate) + inRest);
   }
 
-  /** Event time of event {@code i}: evenly spaced at {@code rate} per second, in whole milliseconds. */
+  /**
+   * Event time of event {@code i}, in whole milliseconds: evenly spaced at {@code rate} per second; with bursts, at the
+   * burst's rate in each period's first {@code length} and at {@code rate} in the rest. Never decreasing in {@code i}.
+   */
   public long eventTimeMillis(long i) {
-    return start.toEpochMilli() + (long) Math.floor(i * 1000.0 / rate);
+    if (burst == null) {
+      return start.toEpochMilli() + (long) Math.floor(i * 1000.0 / rate);
+    }
+    double perPeriod = burst.perPeriod(rate);
+    long period = (long) Math.floor(i / perPeriod);
+    double within = Math.max(0, i - period * perPeriod); // rounding may put it a hair below the period's start
+    double offset = within < burst.inBurst() ? within * 1000.0 / burst.rate()
+        : burst.length().toMillis() + (within - burst.inBurst()) * 1000.0 / rate;
+    long every = burst.every().toMillis();
+    return start.toEpochMilli() + period * every + Math.min((long) Math.floor(offset), every - 1);
   }
 
   /** The event-time interval [start, end) this run covers. */
@@ -114,7 +161,12 @@ public record GeneratorConfig(
         "  --popularity uniform|zipf:S    product popularity; zipf:1.1 makes product 1 the most clicked (default "
             + DEFAULT_POPULARITY + ")",
         "  --users N                      user ids 1..N, also the record key (default " + DEFAULT_USERS + ")",
-        "  --rate N                       events per second of event time (default " + (long) DEFAULT_RATE + ")",
+        "  --rate N                       events per second of event time, outside bursts (default " + (long) DEFAULT_RATE
+            + ")",
+        "  --burst-rate N                 bursts: this many events per second of event time instead, for --burst-length"
+            + " at the start of every --burst-every (default: no bursts)",
+        "  --burst-length PT10S           how long each burst lasts (default " + DEFAULT_BURST_LENGTH + ")",
+        "  --burst-every PT60S            how often a burst starts, from --start (default " + DEFAULT_BURST_EVERY + ")",
         "  --pace max|real                max: as fast as Kafka takes them; real: each when the clock reaches its arrival"
             + " time (default max)",
         "  --count N | --duration PT10M   how many events, or how much event time (default --count " + DEFAULT_COUNT + ")",
@@ -174,6 +226,13 @@ public record GeneratorConfig(
     if (duration != null && f.has("count")) {
       throw new IllegalArgumentException("give --count or --duration, not both");
     }
+    Burst burst = null;
+    if (f.has("burst-rate")) {
+      burst = new Burst(f.decimal("burst-rate", 0), f.duration("burst-length", DEFAULT_BURST_LENGTH),
+          f.duration("burst-every", DEFAULT_BURST_EVERY));
+    } else if (f.has("burst-length") || f.has("burst-every")) {
+      throw new IllegalArgumentException("--burst-length and --burst-every need --burst-rate");
+    }
     String startText = f.string("start", "now");
     Duration clockOffset = f.duration("clock-offset", Duration.ZERO);
     Instant start = startText.equals("now")
@@ -187,6 +246,7 @@ public record GeneratorConfig(
         zipf,
         f.integer("users", DEFAULT_USERS),
         f.decimal("rate", DEFAULT_RATE),
+        burst,
         f.parse("pace", f.string("pace", "max"), s -> Pace.valueOf(s.toUpperCase(Locale.ROOT))),
         duration != null ? 0 : f.longValue("count", DEFAULT_COUNT),
         duration,

@@ -207,4 +207,47 @@ class ClickStreamTest {
     assertThat(assertThrows(IllegalArgumentException.class, () -> ClickGenerator.clientProperties(missing))
         .getMessage(), containsString("--command-config: cannot read"));
   }
+
+  // --burst-rate: 1,000 clicks in each second of the first 2 s of every 10 s, 100 in every other second, with the same
+  // late, malformed and popularity rules; event times never go back, and records still go out in arrival order.
+  @Test
+  void burstsRaiseTheRateForTheirLengthAtTheStartOfEveryPeriod() {
+    String[] args = {"--start", "2026-01-01T00:00:00Z", "--rate", "100", "--duration", "PT30S", "--burst-rate", "1000",
+        "--burst-length", "PT2S", "--burst-every", "PT10S", "--late-fraction", "0.1", "--late-delay", "PT5S",
+        "--malformed-fraction", "0.05", "--window-size", "PT10S"};
+    GeneratorConfig config = GeneratorConfig.parse(args);
+    long start = config.start().toEpochMilli();
+    assertThat(config.eventCount(), equalTo(3L * (2 * 1000 + 8 * 100)));
+    long[] perSecond = new long[30];
+    long previous = Long.MIN_VALUE;
+    for (long i = 0; i < config.eventCount(); i++) {
+      long t = config.eventTimeMillis(i);
+      assertThat(t, greaterThanOrEqualTo(previous));
+      previous = t;
+      perSecond[(int) ((t - start) / 1000)]++;
+    }
+    for (int second = 0; second < 30; second++) {
+      assertThat("second " + second, perSecond[second], equalTo(second % 10 < 2 ? 1000L : 100L));
+    }
+    List<ClickStream.Record> records = new ArrayList<>();
+    new ClickStream(config).forEachRemaining(records::add);
+    assertThat((long) records.size(), equalTo(config.eventCount()));
+    for (int i = 1; i < records.size(); i++) {
+      assertThat(records.get(i).arrivalMillis(), greaterThanOrEqualTo(records.get(i - 1).arrivalMillis()));
+    }
+    assertThat(ClickGenerator.rates(config),
+        equalTo("100 clicks/s of event time (bursts: 1,000/s for PT2S every PT10S)"));
+  }
+
+  // Bursts that do not fit their period, or burst settings without a burst rate, are refused by name.
+  @Test
+  void burstSettingsThatCannotHoldAreRefused() {
+    assertThat(assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.parse("--burst-rate", "500",
+        "--burst-length", "PT1M", "--burst-every", "PT1M")).getMessage(),
+        equalTo("--burst-every must be longer than --burst-length"));
+    assertThat(assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.parse("--burst-every", "PT1M"))
+        .getMessage(), equalTo("--burst-length and --burst-every need --burst-rate"));
+    assertThat(assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.parse("--burst-rate", "0"))
+        .getMessage(), containsString("--burst-rate must be in (0, 1000000]"));
+  }
 }

@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The continuous mode as a user runs it: the bundled jar in its own JVM, fed live clicks by three generators on one
- * partition: one with late clicks well inside the allowed lateness, one whose clicks all come well after it, and one
+ * partition: one with late clicks well inside the allowed lateness and a burst of ten times its rate every 10 s, one
+ * whose clicks all come well after the lateness, and one
  * whose clock is three minutes behind the others', so that its clicks, in time by their own Kafka timestamps, reach
  * the partition after it passed their windows. Two of the topic's three partitions never get a record, and must not
  * hold the watermark back. The table must reach the first two oracles' counts, the third producer's clicks must all
@@ -74,9 +75,11 @@ class ContinuousRunIT {
         "--windowSize=" + WINDOW, "--allowedLateness=" + LATENESS, "--maxOutOfOrderness=PT1S");
     try {
       Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-      // 3 s late: at least 6.5 s inside the 10 s of lateness. 25 s late: at least 10 s past it.
+      // 3 s late: at least 6.5 s inside the 10 s of lateness. 25 s late: at least 10 s past it. 2,000 clicks/s for the
+      // first 2 s of every 10 s.
       CompletableFuture<Oracle> mostlyOnTime = generate(start, "--rate", "200", "--late-fraction", "0.1",
-          "--late-delay", "PT3S", "--malformed-fraction", "0.02", "--seed", "1");
+          "--late-delay", "PT3S", "--malformed-fraction", "0.02", "--seed", "1", "--burst-rate", "2000",
+          "--burst-length", "PT2S", "--burst-every", "PT10S");
       CompletableFuture<Oracle> allTooLate = generate(start, "--rate", "5", "--late-fraction", "1",
           "--late-delay", "PT25S", "--seed", "2");
       // Three seconds after the others start, so that the partition already holds their records: a partition's first
