@@ -38,6 +38,8 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
   /** The earliest arrival among the pending records, when there are any. */
   private long earliest = Long.MAX_VALUE;
   private long nextIndex;
+  /** The event time of record {@code nextIndex}, computed once per record: the loop in {@link #next} asks often. */
+  private long nextEventTime;
 
   /**
    * Digits made once and reused: a user's key (its id in decimal, also the JSON's user_id), a product's id, the
@@ -56,6 +58,7 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     this.total = config.eventCount();
     this.userKeys = new byte[config.users() + 1][];
     this.productDigits = new byte[config.products() + 1][];
+    this.nextEventTime = total > 0 ? config.eventTimeMillis(0) : Long.MAX_VALUE;
   }
 
   public long total() {
@@ -74,8 +77,10 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     }
     // Every record not yet generated arrives at or after its own event time, which is at least the next event
     // time: whatever pending record is due before that can go out now, in order.
-    while (nextIndex < total && (pendingCount == 0 || earliest > config.eventTimeMillis(nextIndex))) {
-      Record record = generate(nextIndex++);
+    while (nextIndex < total && (pendingCount == 0 || earliest > nextEventTime)) {
+      Record record = generate(nextEventTime);
+      nextIndex++;
+      nextEventTime = nextIndex < total ? config.eventTimeMillis(nextIndex) : Long.MAX_VALUE;
       pending.computeIfAbsent(record.arrivalMillis(), k -> new ArrayDeque<>()).add(record);
       pendingCount++;
       earliest = Math.min(earliest, record.arrivalMillis());
@@ -97,8 +102,7 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     return next;
   }
 
-  private Record generate(long index) {
-    long eventTime = config.eventTimeMillis(index);
+  private Record generate(long eventTime) {
     double roll = random.nextDouble();
     long productId = popularity.sample(random);
     long userId = 1 + random.nextInt(config.users());
