@@ -113,7 +113,12 @@ public final class Supervisor {
             }
             return 0;
           }
-          LOG.error("the pipeline failed: {}", rootMessage(e));
+          String failure = rootMessage(e);
+          LOG.error("the pipeline failed: {}", failure);
+          String advice = advice(failure);
+          if (advice != null) {
+            LOG.error(advice);
+          }
           LOG.debug("the pipeline failed", e);
           if (settings.bounded() || !restartsInProcess) {
             return 1;
@@ -254,6 +259,17 @@ public final class Supervisor {
     } catch (java.io.IOException | RuntimeException e) {
       LOG.warn("could not cancel the pipeline: {}", e.toString());
     }
+  }
+
+  /** What to do about a failure the launcher recognises by its message, or null. */
+  static @Nullable String advice(String failure) {
+    if (failure.contains("Cannot map checkpoint/savepoint state")) {
+      return "the savepoint holds state this job's graph has no place for: it was taken by a job with another"
+          + " --hotKeyFanout, or by an earlier version. Resume it with the options it was taken with, or start without"
+          + " --savepointPath: the consumer group's committed offsets and the launcher's rewind rebuild the open"
+          + " windows";
+    }
+    return null;
   }
 
   private static String rootMessage(Throwable e) {
