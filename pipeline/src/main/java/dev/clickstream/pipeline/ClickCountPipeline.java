@@ -86,7 +86,7 @@ public final class ClickCountPipeline {
         : ReadClicks.continuous(s, plan.closableReadersId()));
 
     Counted counted = count(records, rules(s, plan), s.windowSize(), s.allowedLateness(), s.lateFiringDelay(),
-        s.bounded(), plan.gatherPanes());
+        s.hotKeyFanout(), s.bounded(), plan.gatherPanes());
 
     counted.counts()
         .apply("ToAggregateRecords", ParDo.of(new SinkRecords.ToAggregateRecord(s.outputTopic())))
@@ -132,10 +132,11 @@ public final class ClickCountPipeline {
    * sinks ({@link GatherPerWindow}).
    */
   public static Counted count(PCollection<KafkaRecord<byte[], byte[]>> records, ClickRules rules, Duration windowSize,
-      Duration allowedLateness, Duration lateFiringDelay, boolean bounded, boolean gatherPanes) {
+      Duration allowedLateness, Duration lateFiringDelay, int hotKeyFanout, boolean bounded, boolean gatherPanes) {
     PCollectionTuple judged = records.apply("JudgeClicks", new JudgeClicks(rules));
     PCollection<WindowCount> counts = judged.get(JudgeClicks.CLICKS)
-        .apply("CountClicks", new CountClicksPerProduct(windowSize, allowedLateness, lateFiringDelay, bounded));
+        .apply("CountClicks",
+            new CountClicksPerProduct(windowSize, allowedLateness, lateFiringDelay, hotKeyFanout, bounded));
     if (gatherPanes) {
       counts = counts.apply("GatherPerWindow", new GatherPerWindow());
     }

@@ -22,6 +22,7 @@ public interface ClickCountOptions extends PipelineOptions {
   String ALLOWED_LATENESS = "PT60S";
   String MAX_OUT_OF_ORDERNESS = "PT5S";
   String LATE_FIRING_DELAY = "PT5S";
+  int HOT_KEY_FANOUT = 16;
   String MAX_SETTLE = "PT60M";
   String DELIVERY_MARGIN = "PT10S";
 
@@ -110,6 +111,14 @@ public interface ClickCountOptions extends PipelineOptions {
   String getLateFiringDelay();
 
   void setLateFiringDelay(String value);
+
+  @Description("Continuous mode: each product's clicks are first counted in up to this many shards, on different"
+      + " workers, then the shards' counts are added up per product (Count.perKey's hot-key fan-out), so that a product"
+      + " with most of the clicks does not load one worker alone; 1 turns it off")
+  @Default.Integer(HOT_KEY_FANOUT)
+  Integer getHotKeyFanout();
+
+  void setHotKeyFanout(Integer value);
 
   @Description("Bounded mode: first event time to count (inclusive); give --to too")
   String getFrom();

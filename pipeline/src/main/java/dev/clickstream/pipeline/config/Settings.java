@@ -25,6 +25,7 @@ public record Settings(
     Duration allowedLateness,
     Duration maxOutOfOrderness,
     Duration lateFiringDelay,
+    int hotKeyFanout,
     @Nullable Interval interval,
     @Nullable Interval early,
     @Nullable Settle settle,
@@ -81,6 +82,7 @@ public record Settings(
         duration("allowedLateness", o.getAllowedLateness()),
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
         duration("lateFiringDelay", o.getLateFiringDelay()),
+        hotKeyFanout(o.getHotKeyFanout()),
         interval,
         early,
         settle,
@@ -133,6 +135,14 @@ public record Settings(
           + ", not " + o.getMaxSettle());
     }
     return new Settle(max, duration("deliveryMargin", o.getDeliveryMargin()));
+  }
+
+  /** {@code --hotKeyFanout}: 1 (none) to 64 shards per product before the count is combined per product. */
+  static int hotKeyFanout(@Nullable Integer value) {
+    if (value == null || value < 1 || value > 64) {
+      throw new IllegalArgumentException("--hotKeyFanout must be an integer from 1 (no fan-out) to 64, not " + value);
+    }
+    return value;
   }
 
   static Duration duration(String option, String value) {
@@ -270,7 +280,7 @@ public record Settings(
         + ", clickHouseUrl=" + clickHouseUrl() + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness
-        + ", lateFiringDelay=" + lateFiringDelay + ", interval="
+        + ", lateFiringDelay=" + lateFiringDelay + ", hotKeyFanout=" + hotKeyFanout + ", interval="
         + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
         + (settle == null ? "" : ", settle=" + settle)
         + ", kafkaExactlyOnce=" + kafkaExactlyOnce

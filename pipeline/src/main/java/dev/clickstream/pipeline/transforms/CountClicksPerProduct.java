@@ -2,6 +2,7 @@ package dev.clickstream.pipeline.transforms;
 
 import dev.clickstream.pipeline.model.ClickRules;
 import dev.clickstream.pipeline.model.WindowCount;
+import org.apache.beam.sdk.transforms.Combine;
 import org.apache.beam.sdk.transforms.Count;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -31,13 +32,15 @@ public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long,
   private final Duration windowSize;
   private final Duration allowedLateness;
   private final Duration lateFiringDelay;
+  private final int hotKeyFanout;
   private final boolean bounded;
 
   public CountClicksPerProduct(Duration windowSize, Duration allowedLateness, Duration lateFiringDelay,
-      boolean bounded) {
+      int hotKeyFanout, boolean bounded) {
     this.windowSize = windowSize;
     this.allowedLateness = allowedLateness;
     this.lateFiringDelay = lateFiringDelay;
+    this.hotKeyFanout = hotKeyFanout;
     this.bounded = bounded;
   }
 
@@ -46,9 +49,28 @@ public final class CountClicksPerProduct extends PTransform<PCollection<KV<Long,
     return clicks
         .apply("Windows", bounded ? Window.into(FixedWindows.of(windowSize))
             : windowing(windowSize, allowedLateness, lateFiringDelay))
-        .apply("CountPerProduct", Count.perKey())
+        .apply("CountPerProduct", countPerProduct())
         .apply("ToWindowCounts", ParDo.of(new ToWindowCount(bounded)))
         .setCoder(WindowCount.WindowCountCoder.of());
+  }
+
+  /**
+   * {@code Count.perKey}; in a continuous run with a fan-out, Beam's hot-key fan-out of it: each product's clicks are
+   * counted first under (product, shard) keys, each shard on whichever worker its key lands, then the shards' partial
+   * counts are added per product. Flink's streaming translation combines nothing before the shuffle, so without it
+   * every click of a product goes to one worker, and under Zipf popularity the top product's worker does a large share
+   * of the work. Both stages fire under the count's trigger (the first discards, the second accumulates, as Beam
+   * arranges): the shards fire their late counts at an aligned instant, and the product's sum fires at the next one,
+   * so a late click reaches the sinks within two periods of {@code lateFiringDelay} rather than one, and a shard's count
+   * that reaches the sum on the instant itself fires at once, in a pane of its own. The counts of a product's panes
+   * only grow either way. A bounded run needs no fan-out: runners combine before the shuffle there.
+   */
+  private PTransform<PCollection<KV<Long, Void>>, PCollection<KV<Long, Long>>> countPerProduct() {
+    if (bounded || hotKeyFanout <= 1) {
+      return Count.perKey();
+    }
+    // Count.perKey() is Combine.perKey(Count.combineFn()), typed as a plain PTransform: the fan-out needs the latter.
+    return Combine.<Long, Void, Long>perKey(Count.combineFn()).withHotKeyFanout(hotKeyFanout);
   }
 
   /**

@@ -30,6 +30,7 @@ class SettingsTest {
     assertThat(s.inputTopic(), equalTo("clicks"));
     assertThat(s.outputTopic(), equalTo("aggregation_clicks"));
     assertThat(s.deadLetterTopic(), equalTo("clicks_dlq"));
+    assertThat(s.hotKeyFanout(), equalTo(16));
     assertThat(s.table(), equalTo(new Settings.TableName("analytics", "product_clicks")));
     assertThat(s.windowSize().getStandardSeconds(), equalTo(60L));
     assertThat(s.allowedLateness().getStandardSeconds(), equalTo(60L));
@@ -128,6 +129,8 @@ class SettingsTest {
     assertThat(error("--windowSize=60"), containsString("--windowSize must be an ISO-8601 duration"));
     assertThat(error("--windowSize=PT0S"), containsString("--windowSize must be positive"));
     assertThat(error("--allowedLateness=PT-5S"), containsString("--allowedLateness must not be negative"));
+    assertThat(error("--hotKeyFanout=0"), containsString("--hotKeyFanout must be an integer from 1"));
+    assertThat(error("--hotKeyFanout=65"), containsString("--hotKeyFanout must be an integer from 1"));
     assertThat(error("--clickHouseUrl=http://h:8123"), containsString("--clickHouseUrl must be a ClickHouse JDBC URL"));
   }
 
