@@ -7,6 +7,9 @@ by pane timing, and takes the late clicks counted from the generator's oracle; C
 gives the inserts made during the run (every insert makes at least one part ClickHouse must merge).
 
     python3 bench/late_panes.py --jar pipeline/target/click-pipeline-bundled-0.1.0-SNAPSHOT.jar [--jar <older jar>]
+        [--options=--hotKeyFanout=1 --options=--hotKeyFanout=4]
+
+With --options, every jar runs once per value, each value's pipeline options added to the job's command line.
 
 Needs the local stack (services/local-stack.sh start) and the generator's jar. Not part of the tests.
 """
@@ -54,7 +57,7 @@ def aggregates_by_timing(topic: str) -> dict:
     return timings
 
 
-def run(jar: str, label: str, args) -> dict:
+def run(jar: str, options: list, label: str, args) -> dict:
     tag = f"lp{int(time.time())}{label}"
     topic, table, group = f"{tag}_clicks", f"analytics.{tag}", f"{tag}_group"
     log = tempfile.NamedTemporaryFile(prefix=f"late-panes-{label}-", suffix=".log", delete=False).name
@@ -63,7 +66,8 @@ def run(jar: str, label: str, args) -> dict:
                                      f"--flinkMaster={FLINK_MASTER}", f"--bootstrapServers={KAFKA}",
                                      f"--inputTopic={topic}", f"--outputTopic={topic}_agg",
                                      f"--deadLetterTopic={topic}_dlq", f"--clickHouseTable={table}",
-                                     f"--consumerGroup={group}", "--windowSize=PT10S", "--allowedLateness=PT60S"],
+                                     f"--consumerGroup={group}", "--windowSize=PT10S", "--allowedLateness=PT60S",
+                                     *options],
                                     stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     job = f"click-count-{group}"
@@ -90,7 +94,7 @@ def run(jar: str, label: str, args) -> dict:
     counted = int(oracle.group(1).replace(",", ""))
     late_counted = int(oracle.group(2).replace(",", "")) - int(oracle.group(3).replace(",", ""))
     timings = aggregates_by_timing(f"{topic}_agg")
-    result = {"jar": label, "clicks counted": counted, "late clicks counted": late_counted,
+    result = {"jar": label, "options": options, "clicks counted": counted, "late clicks counted": late_counted,
               "aggregates by timing": timings,
               "late aggregates per late click": round(timings.get("LATE", 0) / max(late_counted, 1), 3),
               "ClickHouse inserts per minute": round(made / minutes, 1), "log": log}
@@ -105,9 +109,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=90)
     parser.add_argument("--late-fraction", type=float, default=0.1)
     parser.add_argument("--settle", type=int, default=80, help="seconds to wait after the generator before stopping")
+    parser.add_argument("--options", action="append", default=None,
+                        help="pipeline options for a run of each jar, space-separated; give several to compare")
     args = parser.parse_args()
     for i, jar in enumerate(args.jar):
-        run(jar, chr(ord("a") + i), args)
+        for j, options in enumerate(args.options or [""]):
+            run(jar, options.split(), chr(ord("a") + i) + (str(j) if args.options else ""), args)
     return 0
 
 
