@@ -251,6 +251,45 @@ public final class FlinkLaunch {
     }
   }
 
+  /**
+   * Waits until the session cluster's REST API shows the ended job {@code jobId} as ended, at most {@code max}, so that
+   * the job's metrics read next are its final ones. Its handlers answer from an execution graph cached for
+   * {@code web.refresh-interval} (3 s): a request made while the job ran (the web UI polls every few seconds) leaves a
+   * running job's graph there, whose accumulators hold nothing yet (the runner fills them as the job's operators close),
+   * and the launcher's summary and its check of a bounded run's ranges would read zeros from it. The job's own page
+   * comes from the same cache, so once it says the job ended, the accumulators are the ended job's. No-op unless the
+   * result is a detached job on a session cluster.
+   */
+  static void awaitEndedJobGraph(PipelineResult result, FlinkPipelineOptions flink, java.time.Duration max) {
+    JobClient job = jobClient(result);
+    if (job == null || isLocal(flink)) {
+      return;
+    }
+    awaitEndedJobGraph(flink.getFlinkMaster(), job.getJobID().toString(), max);
+  }
+
+  static void awaitEndedJobGraph(String master, String jobId, java.time.Duration max) {
+    long deadline = System.nanoTime() + max.toNanos();
+    while (true) {
+      try {
+        String state = get(master, "/jobs/" + jobId).path("state").asText();
+        if (ENDED_STATES.contains(state) || System.nanoTime() > deadline) {
+          return;
+        }
+      } catch (RuntimeException unreachable) {
+        return; // the summary says what it can; the cluster's state is not the launcher's to wait for
+      }
+      try {
+        Thread.sleep(250);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private static final Set<String> ENDED_STATES = Set.of("FINISHED", "CANCELED", "FAILED", "SUSPENDED");
+
   /** {@link #savepointOnStop}'s word for the session cluster's own {@code state.savepoints.dir}. */
   static final String CLUSTER_SAVEPOINT_DIR = "cluster";
 

@@ -33,6 +33,8 @@ public final class Supervisor {
   private static final Logger LOG = LoggerFactory.getLogger(Supervisor.class);
 
   private static final long MAX_BACKOFF_MILLIS = 30_000;
+  /** How long an ended job's metrics may wait for Flink's REST cache ({@code web.refresh-interval}, 3 s) to let go. */
+  private static final java.time.Duration ENDED_GRAPH_WAIT = java.time.Duration.ofSeconds(10);
   private final ClickCountOptions options;
   private final Settings settings;
   private final RunPlan.Graph graph;
@@ -77,6 +79,7 @@ public final class Supervisor {
           PipelineResult.State state = result.waitUntilFinish();
           stopProgress(started);
           long end = System.nanoTime();
+          FlinkLaunch.awaitEndedJobGraph(result, options.as(FlinkPipelineOptions.class), ENDED_GRAPH_WAIT);
           System.out.println(summary(result, settings, started.settle(), (end - start) / 1e9,
               (end - started.runNanos()) / 1e9));
           if (settings.bounded() || stopping) {
@@ -104,6 +107,8 @@ public final class Supervisor {
             if (started != null) {
               long end = System.nanoTime();
               try {
+                FlinkLaunch.awaitEndedJobGraph(started.result(), options.as(FlinkPipelineOptions.class),
+                    ENDED_GRAPH_WAIT);
                 System.out.println(summary(started.result(), settings, started.settle(), (end - start) / 1e9,
                     (end - started.runNanos()) / 1e9));
               } catch (RuntimeException metricsGone) {

@@ -35,6 +35,34 @@ class RunnerOptionsTest {
     flink.start();
   }
 
+  // A job page that says RUNNING twice (Flink's REST cache still holding the running job's graph), then FINISHED: the
+  // launcher reads the ended job's metrics only after the third answer, and gives up waiting on a job that never ends.
+  @Test
+  void anEndedJobsMetricsWaitForTheClustersCacheToShowItEnded() {
+    AtomicInteger asked = new AtomicInteger();
+    flink.createContext("/jobs/ended", exchange -> {
+      byte[] body = ("{\"state\":\"" + (asked.incrementAndGet() < 3 ? "RUNNING" : "FINISHED") + "\"}")
+          .getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    FlinkLaunch.awaitEndedJobGraph(master(), "ended", java.time.Duration.ofSeconds(10));
+    assertEquals(3, asked.get());
+    AtomicInteger running = new AtomicInteger();
+    flink.createContext("/jobs/running", exchange -> {
+      running.incrementAndGet();
+      byte[] body = "{\"state\":\"RUNNING\"}".getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    long start = System.nanoTime();
+    FlinkLaunch.awaitEndedJobGraph(master(), "running", java.time.Duration.ofMillis(600));
+    long tookMillis = (System.nanoTime() - start) / 1_000_000;
+    org.junit.jupiter.api.Assertions.assertTrue(tookMillis >= 600 && tookMillis < 5_000, "waited " + tookMillis + " ms");
+  }
+
   @AfterEach
   void stop() {
     flink.stop(0);
