@@ -78,10 +78,7 @@ public final class Supervisor {
           }
           PipelineResult.State state = result.waitUntilFinish();
           stopProgress(started);
-          long end = System.nanoTime();
-          FlinkLaunch.awaitEndedJobGraph(result, options.as(FlinkPipelineOptions.class), ENDED_GRAPH_WAIT);
-          System.out.println(summary(result, settings, started.settle(), (end - start) / 1e9,
-              (end - started.runNanos()) / 1e9));
+          printSummary(started, start, System.nanoTime());
           if (settings.bounded() || stopping) {
             LOG.info("stopped ({})", state);
             if (started.ranges() != null && state == PipelineResult.State.DONE && !stopping) {
@@ -105,12 +102,8 @@ public final class Supervisor {
           if (stopping) {
             // Stopped while waiting: on [local] the embedded cluster's own shutdown hook can end the job first.
             if (started != null) {
-              long end = System.nanoTime();
               try {
-                FlinkLaunch.awaitEndedJobGraph(started.result(), options.as(FlinkPipelineOptions.class),
-                    ENDED_GRAPH_WAIT);
-                System.out.println(summary(started.result(), settings, started.settle(), (end - start) / 1e9,
-                    (end - started.runNanos()) / 1e9));
+                printSummary(started, start, System.nanoTime());
               } catch (RuntimeException metricsGone) {
                 System.out.println("click-count " + (settings.bounded() ? "bounded" : "continuous")
                     + " run stopped; its counts went with the job (" + metricsGone + ")");
@@ -264,6 +257,16 @@ public final class Supervisor {
     } catch (java.io.IOException | RuntimeException e) {
       LOG.warn("could not cancel the pipeline: {}", e.toString());
     }
+  }
+
+  /**
+   * Prints the ended run's {@link #summary}, once a session cluster's REST API shows its job ended (its metrics are the
+   * final ones only then, {@link FlinkLaunch#awaitEndedJobGraph}); {@code start} and {@code end} in nanoseconds.
+   */
+  private void printSummary(Launcher.Started started, long start, long end) {
+    FlinkLaunch.awaitEndedJobGraph(started.result(), options.as(FlinkPipelineOptions.class), ENDED_GRAPH_WAIT);
+    System.out.println(summary(started.result(), settings, started.settle(), (end - start) / 1e9,
+        (end - started.runNanos()) / 1e9));
   }
 
   /** What to do about a failure the launcher recognises by its message, or null. */
