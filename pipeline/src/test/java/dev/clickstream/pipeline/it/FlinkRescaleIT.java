@@ -79,7 +79,7 @@ class FlinkRescaleIT {
         launcher.destroy(); // SIGTERM: stop with a savepoint in the cluster's folder
         assertTrue(launcher.waitFor(120, TimeUnit.SECONDS), "the launcher did not stop:\n" + Files.readString(log));
         watching.get(10, TimeUnit.SECONDS);
-        Matcher summaries = Pattern.compile("continuous run: read ([\\d,]+) records").matcher(Files.readString(log));
+        Matcher summaries = LocalStack.SUMMARY_READ.matcher(Files.readString(log));
         long read = -1;
         while (summaries.find()) {
           read = Long.parseLong(summaries.group(1).replace(",", ""));

@@ -412,6 +412,10 @@ final class LocalStack {
     return out;
   }
 
+  /** The records a continuous run's closing summary says it read (group 1, with thousands separators). */
+  static final java.util.regex.Pattern SUMMARY_READ =
+      java.util.regex.Pattern.compile("click-count continuous run: read ([0-9,]+) records");
+
   /** Starts the bundled jar's continuous pipeline in its own JVM, its output going to {@code log}. */
   static Process startPipeline(Path log, String... options) throws IOException {
     return startPipelineOn(KAFKA, log, options);

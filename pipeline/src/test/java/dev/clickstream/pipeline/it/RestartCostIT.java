@@ -45,7 +45,6 @@ class RestartCostIT {
   private static final int KAFKA_PORT =
       Integer.parseInt(LocalStack.KAFKA.substring(LocalStack.KAFKA.lastIndexOf(':') + 1));
   private static final int CLICKHOUSE_PORT = java.net.URI.create(LocalStack.CLICKHOUSE_HTTP).getPort();
-  private static final Pattern READ = Pattern.compile("click-count continuous run: read ([0-9,]+) records");
 
   // Partition 1 got two clicks a day ago and nothing since; partition 0 a day of history, then new clicks after a
   // SIGKILL. The restart must re-read minutes of partition 0, not the day back to partition 1's last click.
@@ -100,7 +99,7 @@ class RestartCostIT {
       String log = Files.readString(secondLog);
       // The history's windows were closed and counted by the first run, and still are.
       assertThat(log, clicksBefore(table, now - Duration.ofMinutes(30).toMillis()), equalTo(history + 1L));
-      Matcher read = READ.matcher(log);
+      Matcher read = LocalStack.SUMMARY_READ.matcher(log);
       assertTrue(read.find(), log);
       long reRead = Long.parseLong(read.group(1).replace(",", ""));
       System.err.printf("restart after a day-old quiet partition: read %,d records (%,d new)%n", reRead, fresh);

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.apache.beam.runners.flink.FlinkPipelineOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,15 +25,22 @@ class RunnerOptionsTest {
   @BeforeEach
   void startFakeJobManager() throws IOException {
     flink = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    flink.createContext("/jobmanager/config", exchange -> {
+    serve("/jobmanager/config", () -> {
       configRequests.incrementAndGet();
-      byte[] body = ("[{\"key\":\"parallelism.default\",\"value\":\"3\"},"
-          + "{\"key\":\"execution.checkpointing.interval\",\"value\":\"7 s\"}]").getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
+      return "[{\"key\":\"parallelism.default\",\"value\":\"3\"},"
+          + "{\"key\":\"execution.checkpointing.interval\",\"value\":\"7 s\"}]";
     });
     flink.start();
+  }
+
+  /** The fake JobManager answers GET {@code path} with the JSON {@code body} gives. */
+  private void serve(String path, Supplier<String> body) {
+    flink.createContext(path, exchange -> {
+      byte[] bytes = body.get().getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, bytes.length);
+      exchange.getResponseBody().write(bytes);
+      exchange.close();
+    });
   }
 
   // A job page that says RUNNING twice (Flink's REST cache still holding the running job's graph), then FINISHED: the
@@ -40,23 +48,10 @@ class RunnerOptionsTest {
   @Test
   void anEndedJobsMetricsWaitForTheClustersCacheToShowItEnded() {
     AtomicInteger asked = new AtomicInteger();
-    flink.createContext("/jobs/ended", exchange -> {
-      byte[] body = ("{\"state\":\"" + (asked.incrementAndGet() < 3 ? "RUNNING" : "FINISHED") + "\"}")
-          .getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
-    });
+    serve("/jobs/ended", () -> "{\"state\":\"" + (asked.incrementAndGet() < 3 ? "RUNNING" : "FINISHED") + "\"}");
     FlinkLaunch.awaitEndedJobGraph(master(), "ended", java.time.Duration.ofSeconds(10));
     assertEquals(3, asked.get());
-    AtomicInteger running = new AtomicInteger();
-    flink.createContext("/jobs/running", exchange -> {
-      running.incrementAndGet();
-      byte[] body = "{\"state\":\"RUNNING\"}".getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
-    });
+    serve("/jobs/running", () -> "{\"state\":\"RUNNING\"}");
     long start = System.nanoTime();
     FlinkLaunch.awaitEndedJobGraph(master(), "running", java.time.Duration.ofMillis(600));
     long tookMillis = (System.nanoTime() - start) / 1_000_000;
