@@ -14,31 +14,12 @@ generator's jar. Not part of the tests.
 """
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-GENERATOR_JAR = os.path.join(REPO, "generator", "target", "click-generator-bundled-0.1.0-SNAPSHOT.jar")
-PIPELINE_JAR = os.path.join(REPO, "pipeline", "target", "click-pipeline-bundled-0.1.0-SNAPSHOT.jar")
-KAFKA = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081")
-
-
-def rest(path: str) -> dict:
-    return json.load(urllib.request.urlopen(f"http://{FLINK_MASTER}{path}", timeout=10))
-
-
-def running_job(name: str):
-    """The job's id once every one of its tasks runs (a job is RUNNING while its tasks still wait for slots)."""
-    for job in rest("/jobs/overview")["jobs"]:
-        if job["name"] == name and job["state"] == "RUNNING" and job["tasks"]["running"] == job["tasks"]["total"]:
-            return job["jid"]
-    return None
+from continuous_job import GENERATOR_JAR, KAFKA, PIPELINE_JAR, rest, start
 
 
 def records_read_per_subtask(jid: str) -> dict:
@@ -67,22 +48,10 @@ def run(fanout: int, args) -> dict:
     subprocess.run(["java", "-Xmx512m", "-jar", GENERATOR_JAR, "--bootstrap-servers", KAFKA, "--topic", topic,
                     "--partitions", str(args.partitions), "--count", "1"], capture_output=True, timeout=120,
                    check=True)
-    log = tempfile.NamedTemporaryFile(prefix=f"hot-keys-{fanout}-", suffix=".log", delete=False).name
-    with open(log, "w") as out:
-        launcher = subprocess.Popen(["java", "-Xmx1g", "-jar", args.jar, "--runner=FlinkRunner",
-                                     f"--flinkMaster={FLINK_MASTER}", f"--parallelism={args.parallelism}",
-                                     f"--bootstrapServers={KAFKA}", f"--inputTopic={topic}",
-                                     f"--outputTopic={topic}_agg", f"--deadLetterTopic={topic}_dlq",
-                                     f"--clickHouseTable=analytics.{tag}", f"--consumerGroup={group}",
-                                     "--windowSize=PT10S", f"--hotKeyFanout={fanout}"],
-                                    stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    jid = None
-    while jid is None:
-        if time.monotonic() > deadline or launcher.poll() is not None:
-            sys.exit(f"fan-out {fanout}: the job did not start; see {log}")
-        time.sleep(1)
-        jid = running_job(f"click-count-{group}")
+    launcher, log, jid = start(args.jar, group, [f"--parallelism={args.parallelism}", f"--inputTopic={topic}",
+                                                f"--outputTopic={topic}_agg", f"--deadLetterTopic={topic}_dlq",
+                                                f"--clickHouseTable=analytics.{tag}", "--windowSize=PT10S",
+                                                f"--hotKeyFanout={fanout}"], f"hot-keys-{fanout}-")
     generator = subprocess.Popen(["java", "-Xmx512m", "-jar", GENERATOR_JAR, "--bootstrap-servers", KAFKA,
                                   "--topic", topic, "--rate", str(args.rate), "--pace", "real", "--duration",
                                   f"PT{args.seconds}S", "--popularity", args.popularity, "--products", "100",

@@ -20,15 +20,12 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-GENERATOR_JAR = os.path.join(REPO, "generator", "target", "click-generator-bundled-0.1.0-SNAPSHOT.jar")
-KAFKA = os.environ.get("CLICK_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+from continuous_job import GENERATOR_JAR, KAFKA, REPO, start
+
 CLICKHOUSE = os.environ.get("CLICK_CLICKHOUSE_HTTP", "http://127.0.0.1:8123/")
-FLINK_MASTER = os.environ.get("CLICK_FLINK_MASTER", "127.0.0.1:8081")
 STACK = os.path.join(REPO, "services", "local-stack.sh")
 
 
@@ -38,11 +35,6 @@ def clickhouse(sql: str) -> str:
 
 def inserts() -> int:
     return int(clickhouse("SELECT value FROM system.events WHERE event = 'InsertQuery' FORMAT TabSeparated") or 0)
-
-
-def flink_job_running(name: str) -> bool:
-    overview = json.load(urllib.request.urlopen(f"http://{FLINK_MASTER}/jobs/overview", timeout=10))
-    return any(j["name"] == name and j["state"] == "RUNNING" for j in overview["jobs"])
 
 
 def aggregates_by_timing(topic: str) -> dict:
@@ -60,21 +52,10 @@ def aggregates_by_timing(topic: str) -> dict:
 def run(jar: str, options: list, label: str, args) -> dict:
     tag = f"lp{int(time.time())}{label}"
     topic, table, group = f"{tag}_clicks", f"analytics.{tag}", f"{tag}_group"
-    log = tempfile.NamedTemporaryFile(prefix=f"late-panes-{label}-", suffix=".log", delete=False).name
-    with open(log, "w") as out:
-        launcher = subprocess.Popen(["java", "-Xmx1g", "-jar", jar, "--runner=FlinkRunner",
-                                     f"--flinkMaster={FLINK_MASTER}", f"--bootstrapServers={KAFKA}",
-                                     f"--inputTopic={topic}", f"--outputTopic={topic}_agg",
-                                     f"--deadLetterTopic={topic}_dlq", f"--clickHouseTable={table}",
-                                     f"--consumerGroup={group}", "--windowSize=PT10S", "--allowedLateness=PT60S",
-                                     *options],
-                                    stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    job = f"click-count-{group}"
-    while not flink_job_running(job):
-        if time.monotonic() > deadline or launcher.poll() is not None:
-            sys.exit(f"{label}: the job did not start; see {log}")
-        time.sleep(1)
+    launcher, log, _ = start(jar, group, [f"--inputTopic={topic}", f"--outputTopic={topic}_agg",
+                                          f"--deadLetterTopic={topic}_dlq", f"--clickHouseTable={table}",
+                                          "--windowSize=PT10S", "--allowedLateness=PT60S", *options],
+                             f"late-panes-{label}-")
     before = inserts()
     started = time.monotonic()
     generated = subprocess.run(["java", "-Xmx512m", "-jar", GENERATOR_JAR, "--bootstrap-servers", KAFKA,
