@@ -115,7 +115,7 @@ def test_the_beam_task_runs_the_bundled_jar_over_its_own_interval(dag):
     assert options["inputTopic"] == "clicks"
     assert options["clickHouseTable"] == "analytics.product_clicks"
     assert options["createSchema"] == "false"
-    # Every run is a new bounded job: the pipeline refuses --kafkaExactlyOnce there, so the DAG never passes it.
+    # A removed option, which the pipeline refuses at start.
     assert "kafkaExactlyOnce" not in options
     assert "flinkMaster" not in options and "checkpointingInterval" not in options
 

@@ -259,7 +259,10 @@ def test_kafka_is_kraft_and_its_topics_come_from_a_one_shot_service(compose):
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert not any("zookeeper" in name for name in compose["services"])
     script = " ".join(compose["services"]["kafka-init"]["command"])
-    assert "clicks aggregation_clicks clicks_dlq" in script and "--if-not-exists" in script
+    assert "clicks clicks_dlq" in script and "--if-not-exists" in script
+    # The aggregates topic is compacted, as the pipeline creates it (KafkaSetup.AGGREGATES_TOPIC_CONFIG).
+    assert ("--topic aggregation_clicks" in script and "--config cleanup.policy=compact" in script
+            and "--config min.compaction.lag.ms=86400000" in script)
 
 
 def test_state_lives_in_named_volumes(compose):

@@ -249,6 +249,11 @@ def test_the_seeds_walk_through(compose):
                          "localhost:9092", "--topic", "aggregation_clicks", "--from-beginning", "--max-messages", "5",
                          "--timeout-ms", "30000")
     assert len([line for line in aggregates.splitlines() if line.startswith("{")]) == 5, aggregates
+    # Its topic is compacted: each (product, window) key keeps its newest record, the largest count.
+    topic_config = compose("exec", "-T", "kafka", "/opt/kafka/bin/kafka-configs.sh", "--bootstrap-server",
+                           "localhost:9092", "--describe", "--entity-type", "topics", "--entity-name",
+                           "aggregation_clicks")
+    assert "cleanup.policy=compact" in topic_config and "min.compaction.lag.ms=86400000" in topic_config, topic_config
     # The dashboard serves them.
     snapshot = json.load(urllib.request.urlopen(
         f"http://127.0.0.1:{compose.ports['DASHBOARD_PORT']}/api/counts", timeout=30))

@@ -91,7 +91,7 @@ public final class ClickCountPipeline {
     counted.counts()
         .apply("ToAggregateRecords", ParDo.of(new SinkRecords.ToAggregateRecord(s.outputTopic())))
         .setCoder(KafkaWrites.RECORD_CODER)
-        .apply("WriteToKafka", KafkaWrites.of(s, s.outputTopic(), "aggregates"));
+        .apply("WriteToKafka", KafkaWrites.of(s.kafka(), s.outputTopic()));
 
     counted.counts()
         .apply("ToClickHouseRows", ParDo.of(new SinkRecords.ToRow()))
@@ -101,7 +101,7 @@ public final class ClickCountPipeline {
     counted.deadLetters()
         .apply("ToDeadLetterRecords", ParDo.of(new SinkRecords.ToDeadLetterRecord(s.deadLetterTopic())))
         .setCoder(KafkaWrites.RECORD_CODER)
-        .apply("WriteDeadLetters", KafkaWrites.of(s, s.deadLetterTopic(), "dead-letters"));
+        .apply("WriteDeadLetters", KafkaWrites.of(s.kafka(), s.deadLetterTopic()));
   }
 
   /**

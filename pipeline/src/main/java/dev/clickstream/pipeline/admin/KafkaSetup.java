@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -20,6 +21,8 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.checkerframework.checker.nullness.qual.Nullable;
 import org.joda.time.Instant;
@@ -33,12 +36,25 @@ public final class KafkaSetup {
   private KafkaSetup() {}
 
   /**
+   * The aggregates topic's settings when the pipeline creates it. Compacted: an aggregate is keyed by product and
+   * window, so compaction keeps one record per window, its newest. On Flink that is its largest count, since a
+   * window's panes are written in the order they fired; on the DirectRunner two can be written out of order
+   * (docs/semantics.md). A record stays at least a day before compaction may remove it, so a consumer that reads
+   * within a day sees every pane.
+   */
+  public static final Map<String, String> AGGREGATES_TOPIC_CONFIG = Map.of(
+      TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+      TopicConfig.MIN_COMPACTION_LAG_MS_CONFIG, Long.toString(java.util.concurrent.TimeUnit.DAYS.toMillis(1)));
+
+  /**
    * Connects with the pipeline's client settings and asks for the cluster's id, so that wrong credentials, a
    * certificate that is not trusted or a listener of another protocol fail at start, with Kafka's reason; then
    * creates the missing {@code topics} (none: nothing to create) with the broker's default partitions and
-   * replication. Existing topics are kept.
+   * replication, and with {@link #AGGREGATES_TOPIC_CONFIG} for {@code aggregatesTopic}. Existing topics are kept; an
+   * existing aggregates topic that is not compacted is reported ({@link #checkCompacted}).
    */
-  static void prepare(KafkaClient kafka, Collection<String> topics) throws InterruptedException, ExecutionException {
+  static void prepare(KafkaClient kafka, Collection<String> topics, String aggregatesTopic)
+      throws InterruptedException, ExecutionException {
     try (Admin admin = Admin.create(kafka.admin())) {
       try {
         admin.describeCluster().clusterId().get(60, java.util.concurrent.TimeUnit.SECONDS);
@@ -50,7 +66,8 @@ public final class KafkaSetup {
       }
       List<NewTopic> wanted = new ArrayList<>();
       for (String topic : topics) {
-        wanted.add(new NewTopic(topic, Optional.empty(), Optional.empty()));
+        NewTopic created = new NewTopic(topic, Optional.empty(), Optional.empty());
+        wanted.add(topic.equals(aggregatesTopic) ? created.configs(AGGREGATES_TOPIC_CONFIG) : created);
       }
       for (var future : admin.createTopics(wanted).values().values()) {
         try {
@@ -61,10 +78,43 @@ public final class KafkaSetup {
           }
         }
       }
+      if (topics.contains(aggregatesTopic)) {
+        try {
+          checkCompacted(admin, aggregatesTopic);
+        } catch (ExecutionException e) {
+          // Advice only (the principal may not be allowed to describe configs): never a reason not to start.
+          LOG.info("could not read the settings of Kafka topic {} to check its compaction: {}", aggregatesTopic,
+              e.getCause() == null ? e : e.getCause().toString());
+        }
+      }
     }
   }
 
-  
+  /**
+   * Warns when the aggregates topic exists without compaction (an earlier version made it so): its counts are right,
+   * but it keeps every pane until retention. Not changed here: turning compaction on for a topic that holds records
+   * keyed by product alone (as earlier versions wrote them) would keep only each product's newest record among them.
+   */
+  static void checkCompacted(Admin admin, String topic) throws InterruptedException, ExecutionException {
+    ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+    Config config = admin.describeConfigs(List.of(resource)).all().get().get(resource);
+    String policy = config == null || config.get(TopicConfig.CLEANUP_POLICY_CONFIG) == null ? ""
+        : config.get(TopicConfig.CLEANUP_POLICY_CONFIG).value();
+    if (!compacted(policy)) {
+      LOG.warn("Kafka topic {} has cleanup.policy={}, not compact: every pane of every window stays until retention"
+          + " removes it. Aggregates are keyed by product and window now; once the records written before that"
+          + " (keyed by product alone) have expired, compact it: kafka-configs.sh --alter --entity-type topics"
+          + " --entity-name {} --add-config cleanup.policy=compact,min.compaction.lag.ms=86400000 (docs/semantics.md)",
+          topic, policy, topic);
+    }
+  }
+
+  /** Whether a topic's {@code cleanup.policy} ({@code compact}, {@code delete} or both, comma-separated) compacts. */
+  static boolean compacted(String policy) {
+    return java.util.Arrays.stream(policy.split(",")).map(String::strip)
+        .anyMatch(TopicConfig.CLEANUP_POLICY_COMPACT::equals);
+  }
+
   /**
    * For every partition of {@code topic}, the offsets holding the records whose Kafka timestamps lie in
    * [fromMillis, toMillis): from the first record at or after {@code fromMillis} to the first at or after

@@ -26,7 +26,7 @@ public final class SinkSetup {
     CompletableFuture<Void> topics = CompletableFuture.runAsync(() -> {
       try {
         KafkaSetup.prepare(s.kafka(), s.createSchema()
-            ? List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()) : List.of());
+            ? List.of(s.inputTopic(), s.outputTopic(), s.deadLetterTopic()) : List.of(), s.outputTopic());
       } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
         throw new CompletionException(e);
       }

@@ -168,9 +168,8 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setExitWithParent(Boolean value);
 
-  @Description("Write both Kafka topics exactly once, in Kafka transactions committed with the runner's checkpoints"
-      + " (KafkaIO withEOS). Needs a runner with checkpoints (Flink) and read_committed consumers; output appears at"
-      + " checkpoint pace instead of at once")
+  @Description("Removed: refused at start, saying what replaced it (the aggregates are idempotent, keyed by product and"
+      + " window; docs/semantics.md)")
   @Default.Boolean(false)
   Boolean getKafkaExactlyOnce();
 

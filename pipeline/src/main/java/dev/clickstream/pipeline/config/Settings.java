@@ -29,7 +29,6 @@ public record Settings(
     @Nullable Interval interval,
     @Nullable Interval early,
     @Nullable Settle settle,
-    boolean kafkaExactlyOnce,
     boolean createSchema) {
 
   /**
@@ -67,6 +66,7 @@ public record Settings(
     Interval interval = interval(o.getFrom(), o.getTo(), windowSize);
     Interval early = early(interval, o.getEarlyTo(), windowSize);
     Settle settle = settle(o, interval, windowSize);
+    refuseExactlyOnce(o);
     TableName table = TableName.parse("clickHouseTable", required("clickHouseTable", o.getClickHouseTable()));
     return new Settings(
         KafkaClient.withFile(required("bootstrapServers", o.getBootstrapServers()), o.getKafkaProperties()),
@@ -86,36 +86,21 @@ public record Settings(
         interval,
         early,
         settle,
-        kafkaExactlyOnce(o, interval),
         o.getCreateSchema() == null || o.getCreateSchema());
   }
 
-  /** The runners whose checkpoints outlive a job (a savepoint restores them into the next one). */
-  static final java.util.Set<String> RUNNERS_WITH_DURABLE_CHECKPOINTS = java.util.Set.of("FlinkRunner");
-
   /**
-   * KafkaIO's exactly-once sink keeps its transactional state in the runner's checkpoints and refuses to write when a
-   * new job finds the sink group's metadata in Kafka without that state: only a job restored from its predecessor's
-   * checkpoint or savepoint can continue it. A bounded run is always a new job, and a runner without durable
-   * checkpoints starts every run and every restart as one: for them the flag would fail every job after the first.
+   * {@code --kafkaExactlyOnce} was removed: KafkaIO's exactly-once sink committed one Kafka transaction per aggregate on
+   * one shard (about 100 a second), and a job failing before its first checkpoint could never write again. The
+   * aggregates are idempotent instead (keyed by product and window, the count is the version), so a run that still
+   * asks for transactions is told what replaced them rather than getting an unknown-option error.
    */
-  private static boolean kafkaExactlyOnce(ClickCountOptions o, @Nullable Interval interval) {
-    if (!Boolean.TRUE.equals(o.getKafkaExactlyOnce())) {
-      return false;
+  private static void refuseExactlyOnce(ClickCountOptions o) {
+    if (Boolean.TRUE.equals(o.getKafkaExactlyOnce())) {
+      throw new IllegalArgumentException("--kafkaExactlyOnce was removed: the aggregates are idempotent instead. Each"
+          + " is keyed by product and window on a compacted topic and its count is its version: keep the largest per"
+          + " key (docs/semantics.md). Drop the flag; consumers need not read committed any more");
     }
-    if (interval != null) {
-      throw new IllegalArgumentException("--kafkaExactlyOnce cannot be used with a bounded run (--from/--to): KafkaIO's"
-          + " exactly-once sink keeps its state in the runner's checkpoints, every bounded run is a new job without"
-          + " them, and every run after the first would fail. A bounded run needs no transactions: re-running it"
-          + " rewrites the same counts, and the count is each row's version");
-    }
-    String runner = o.getRunner().getSimpleName();
-    if (!RUNNERS_WITH_DURABLE_CHECKPOINTS.contains(runner)) {
-      throw new IllegalArgumentException("--kafkaExactlyOnce needs a runner whose checkpoints outlive a job"
-          + " (FlinkRunner, restored from its checkpoint or savepoint); the " + runner + " keeps them in memory, so"
-          + " every restart is a new job that KafkaIO's exactly-once sink refuses");
-    }
-    return true;
   }
 
   public boolean bounded() {
@@ -283,7 +268,6 @@ public record Settings(
         + ", lateFiringDelay=" + lateFiringDelay + ", hotKeyFanout=" + hotKeyFanout + ", interval="
         + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
         + (settle == null ? "" : ", settle=" + settle)
-        + ", kafkaExactlyOnce=" + kafkaExactlyOnce
         + ", createSchema=" + createSchema + "]";
   }
 }

@@ -32,9 +32,13 @@ public record WindowCount(long productId, long windowStart, long windowEnd, long
         .getBytes(StandardCharsets.UTF_8);
   }
 
-  /** The aggregate's Kafka key: the product id in decimal. */
+  /**
+   * The aggregate's Kafka key: product and window, one JSON object. Every pane of a window has the same key, so a
+   * compacted topic keeps one record per window, and the same key bytes, so that compaction finds them equal.
+   */
   public byte[] key() {
-    return Long.toString(productId).getBytes(StandardCharsets.UTF_8);
+    return ("{\"product_id\":" + productId + ",\"window_start\":" + windowStart + "}")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   public static final class WindowCountCoder extends AtomicCoder<WindowCount> {

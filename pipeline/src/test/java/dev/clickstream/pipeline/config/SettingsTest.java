@@ -3,6 +3,7 @@ package dev.clickstream.pipeline.config;
 import dev.clickstream.pipeline.io.KafkaWrites;
 import dev.clickstream.pipeline.launch.RunnerOptions;
 import dev.clickstream.pipeline.model.Interval;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.allOf;
@@ -162,20 +163,24 @@ class SettingsTest {
   }
 
   @Test
-  void theKafkaSinksAreExactlyOnceOnlyWhenAsked() {
-    assertThat(KafkaWrites.of(settings(), "t", "aggregates").isEOS(), equalTo(false));
-    var eos = KafkaWrites.of(KafkaClient.plain("127.0.0.1:9092"), "t", "g-aggregates");
-    assertThat(eos.isEOS(), equalTo(true));
-    assertThat(eos.getSinkGroupId(), equalTo("g-aggregates"));
-    assertThat(eos.getTopic(), equalTo("t"));
+  void theKafkaSinksAreIdempotentProducersWithoutTransactions() {
+    var write = KafkaWrites.of(KafkaClient.plain("127.0.0.1:9092"), "t");
+    assertThat(write.isEOS(), equalTo(false));
+    assertThat(write.getTopic(), equalTo("t"));
+    assertThat(write.getProducerConfig().get("enable.idempotence"), equalTo(true));
+    assertThat(write.getProducerConfig().get("acks"), equalTo("all"));
   }
 
-  // Exactly-once needs checkpoints that outlive a job: refused, with the reason, for bounded runs and the DirectRunner.
+  // The removed exactly-once flag is refused on every runner and mode, naming what replaced it, rather than ignored.
   @Test
-  void exactlyOnceIsRefusedWhereNoCheckpointOutlivesTheJob() {
-    assertThat(error("--kafkaExactlyOnce=true", "--from=2026-11-26T10:00:00Z", "--to=2026-11-26T10:01:00Z"),
-        containsString("--kafkaExactlyOnce cannot be used with a bounded run"));
-    assertThat(error("--kafkaExactlyOnce=true"), allOf(containsString("needs a runner whose checkpoints outlive a job"),
-        containsString("the DirectRunner keeps them in memory")));
+  void theRemovedExactlyOnceFlagIsRefusedWithWhatReplacedIt() {
+    for (String[] more : List.of(new String[] {}, new String[] {"--from=2026-11-26T10:00:00Z",
+        "--to=2026-11-26T10:01:00Z"}, new String[] {"--runner=FlinkRunner"})) {
+      List<String> args = new java.util.ArrayList<>(List.of("--kafkaExactlyOnce=true"));
+      args.addAll(List.of(more));
+      assertThat(error(args.toArray(String[]::new)), allOf(containsString("--kafkaExactlyOnce was removed"),
+          containsString("keyed by product and window"), containsString("keep the largest")));
+    }
+    assertThat(settings("--kafkaExactlyOnce=false").bounded(), equalTo(false));
   }
 }

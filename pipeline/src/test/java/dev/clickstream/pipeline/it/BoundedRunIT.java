@@ -102,8 +102,8 @@ class BoundedRunIT {
     Map<List<Long>, Long> expected = expected();
     assertThat(LocalStack.finalCounts(TABLE), equalTo(expected));
 
-    // The newest aggregate per (product, window) in Kafka: a product's records share a partition, so offset order is
-    // write order.
+    // The newest aggregate per (product, window) in Kafka: a window's records share a key, hence a partition, so
+    // offset order is write order.
     // A bounded run fires each window once, complete, after it read everything: one ON_TIME pane per cell.
     Map<List<Long>, Long> newest = new HashMap<>();
     Map<List<Long>, Long> panes = new HashMap<>();
@@ -111,12 +111,22 @@ class BoundedRunIT {
       JsonNode a = JSON.readTree(r.value());
       assertThat(a.get("pane_timing").asText(), equalTo("ON_TIME"));
       panes.merge(List.of(a.get("product_id").asLong(), a.get("window_start").asLong()), 1L, Long::sum);
-      assertThat(new String(r.key()), equalTo(a.get("product_id").asText()));
+      assertThat(new String(r.key()), equalTo("{\"product_id\":" + a.get("product_id").asText() + ",\"window_start\":"
+          + a.get("window_start").asText() + "}"));
       assertThat(a.get("window_end").asLong() - a.get("window_start").asLong(), equalTo(60_000L));
       newest.put(List.of(a.get("product_id").asLong(), a.get("window_start").asLong()), a.get("count").asLong());
     }
     assertThat(newest, equalTo(expected));
     assertThat(new java.util.HashSet<>(panes.values()), equalTo(java.util.Set.of(1L)));
+
+    // The pipeline created the aggregates topic compacted, keeping every record for a day first.
+    try (var admin = LocalStack.admin()) {
+      var resource = new org.apache.kafka.common.config.ConfigResource(
+          org.apache.kafka.common.config.ConfigResource.Type.TOPIC, AGGREGATES);
+      var config = admin.describeConfigs(List.of(resource)).all().get().get(resource);
+      assertThat(config.get("cleanup.policy").value(), equalTo("compact"));
+      assertThat(config.get("min.compaction.lag.ms").value(), equalTo("86400000"));
+    }
 
     // Dead letters: every malformed record that arrived in the interval, and every too-late click, with a reason.
     Map<String, Long> byReason = new HashMap<>();

@@ -1,5 +1,6 @@
 package dev.clickstream.pipeline.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -282,73 +283,57 @@ final class LocalStack {
   }
 
   /**
-   * Asserts that a read_committed consumer of the aggregates topic sees each pane (product, window, pane index) once,
-   * as the exactly-once sink promises, and returns the largest count per (product, window start).
+   * Waits up to 120 s for the aggregates topic to hold {@code expected}, both as the largest count per window (what
+   * consumers are told to keep) and as the newest record per key (what compaction keeps), then asserts both.
    */
-  /**
-   * Waits up to 180 s for a read_committed consumer of the aggregates topic to see {@code expected} (the exactly-once
-   * sink commits with the checkpoints), each pane once throughout, then asserts the counts.
-   */
-  static void awaitCommittedAggregates(String topic, Map<List<Long>, Long> expected)
-      throws IOException, InterruptedException {
-    // KafkaIO's exactly-once writer commits one transaction per pane on Flink, about 10 ms each when the machine is
-    // idle; after a broker restart, under the whole test run's load on 2 cores, 60 s were once not enough to drain the
-    // panes of the last windows (ServiceOutageIT once saw 11,356 of 12,000 clicks committed, still growing).
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(180);
-    Map<List<Long>, Long> committed = assertEachPaneOnce(topic);
-    while (!committed.equals(expected) && System.nanoTime() < deadline) {
+  static void awaitAggregates(String topic, Map<List<Long>, Long> expected) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(120);
+    Map<List<Long>, Long> newest = newestAggregates(topic);
+    while (!(newest.equals(expected) && largestAggregates(topic).equals(expected)) && System.nanoTime() < deadline) {
       Thread.sleep(2000);
-      committed = assertEachPaneOnce(topic);
+      newest = newestAggregates(topic);
     }
-    assertSameCounts("aggregates seen by a read_committed consumer", expected, committed);
+    assertSameCounts("the largest aggregate per window", expected, largestAggregates(topic));
+    assertSameCounts("the newest aggregate per key (what compaction keeps)", expected, newest);
   }
 
   /**
-   * Waits until each of the exactly-once sinks' topics holds a committed record and a checkpoint taken after that has
-   * completed. KafkaIO's exactly-once writer keeps an id of its own in the job's state and beside its first commit in
-   * Kafka; a job restored from a checkpoint older than that commit finds the id in Kafka but not in its state and
-   * refuses to write ("Kafka metadata exists for shard 0, but there is no stored state"), on every restart
-   * (docs/flink.md, the exactly-once sink). A fault test on Flink starts its fault past that window, where every job
-   * but a new one is.
+   * The newest record per key of the aggregates topic, by offset: what compaction keeps. Asserts that every record's
+   * key is its value's product and window, so that the key is the window (all of its panes share a partition, and
+   * offset order is write order).
    */
-  static void awaitExactlyOnceSinksCheckpointed(String jobName, String... topics)
-      throws IOException, InterruptedException {
-    // A job's first commits wait for its first checkpoints; on the session cluster the second took 25 s once (the
-    // writer committing the first windows' panes one transaction each), and the wait for it ran out at 90 s.
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(180);
+  static Map<List<Long>, Long> newestAggregates(String topic) throws IOException {
+    Map<List<Long>, Long> newest = new HashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r : readAll(topic)) {
+      JsonNode a = JSON.readTree(r.value());
+      JsonNode key = JSON.readTree(r.key());
+      List<Long> window = List.of(a.get("product_id").asLong(), a.get("window_start").asLong());
+      assertEquals(window, List.of(key.get("product_id").asLong(), key.get("window_start").asLong()),
+          "the key of " + new String(r.value(), java.nio.charset.StandardCharsets.UTF_8));
+      newest.put(window, a.get("count").asLong());
+    }
+    return newest;
+  }
+
+  /**
+   * Waits until each of {@code topics} holds a record and a checkpoint taken after that has completed: a failure
+   * then restores a job that had written output already, whose replay writes those panes again.
+   */
+  static void awaitOutputCheckpointed(String jobName, String... topics) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(120);
     for (String topic : topics) {
       while (readAll(topic).isEmpty()) {
-        assertTrue(System.nanoTime() < deadline, "nothing committed to " + topic + " within 180 s");
+        assertTrue(System.nanoTime() < deadline, "nothing written to " + topic + " within 120 s");
         Thread.sleep(500);
       }
     }
     String checkpoints = "/jobs/" + newestFlinkJob(jobName).path("jid").asText() + "/checkpoints";
     long completed = flinkRest(checkpoints).path("counts").path("completed").asLong();
-    // The checkpoint in progress may have been triggered before the commits: wait for the one after it.
+    // The checkpoint in progress may have been triggered before the writes: wait for the one after it.
     while (flinkRest(checkpoints).path("counts").path("completed").asLong() < completed + 2) {
-      assertTrue(System.nanoTime() < deadline, "no checkpoint completed after the sinks' first commits");
+      assertTrue(System.nanoTime() < deadline, "no checkpoint completed after the first output");
       Thread.sleep(500);
     }
-  }
-
-  static Map<List<Long>, Long> assertEachPaneOnce(String topic) throws IOException {
-    Map<List<Long>, Integer> seen = new HashMap<>();
-    for (ConsumerRecord<byte[], byte[]> r : readAll(topic)) {
-      JsonNode a = JSON.readTree(r.value());
-      seen.merge(List.of(a.get("product_id").asLong(), a.get("window_start").asLong(), a.get("pane_index").asLong()),
-          1, Integer::sum);
-    }
-    Map<List<Long>, Integer> twice = new HashMap<>();
-    seen.forEach((pane, n) -> {
-      if (n > 1) {
-        twice.put(pane, n);
-      }
-    });
-    if (!twice.isEmpty()) {
-      fail(twice.size() + " of " + seen.size() + " panes reached " + topic + " more than once, e.g. "
-          + twice.entrySet().stream().limit(5).toList() + " ([product, window start, pane index]=times)");
-    }
-    return largestAggregates(topic);
   }
 
   /**
@@ -391,7 +376,6 @@ final class LocalStack {
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA);
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
       List<TopicPartition> partitions = new ArrayList<>();
