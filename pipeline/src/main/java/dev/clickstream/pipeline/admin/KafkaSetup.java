@@ -325,6 +325,10 @@ public final class KafkaSetup {
    * can belong to a window starting at R or later. Every window from R on is then counted again from all of its
    * clicks; windows before R were complete and written before T.
    *
+   * <p>A partition the group has no offset for was not read by the last run (added to the topic since it started):
+   * it is read from its first record, so T is at most that record's timestamp, and every window its records can
+   * belong to is counted again with the other partitions' clicks.
+   *
    * @return R, the first window start the resumed run counts, or null for a group with no committed offsets
    */
   public static @Nullable Long rewindForRestart(KafkaClient kafka, String topic, String group, long windowSizeMillis,
@@ -347,6 +351,14 @@ public final class KafkaSetup {
       long newest = committedAt.values().stream().mapToLong(Long::longValue).max().orElseThrow();
       Map<TopicPartition, Long> ends = consumer.endOffsets(committed.keySet());
       long lastCommitted = newest;
+      Map<TopicPartition, Long> unread = firstRecordsOfUnread(admin, consumer, topic, group);
+      for (long first : unread.values()) {
+        lastCommitted = Math.min(lastCommitted, first);
+      }
+      if (!unread.isEmpty()) {
+        LOG.info("partitions {} of {} have records but no offset in group {}: counting again from their first"
+            + " records' time, {}", unread.keySet(), topic, group, new Instant(lastCommitted));
+      }
       for (Map.Entry<TopicPartition, OffsetAndMetadata> e : committed.entrySet()) {
         // A partition held the watermark back only if it had a backlog when the run stopped: a record after its
         // committed offset that had arrived by then (no later than the newest committed record anywhere). A
@@ -372,6 +384,74 @@ public final class KafkaSetup {
           + " offsets {} (were {})", group, new Instant(lastCommitted), new Instant(resumeFrom), rewound, committed);
       return resumeFrom;
     }
+  }
+
+  /**
+   * The partitions of {@code topic} that group {@code group} has no committed offset for, when it has one for some
+   * (a group with none has nothing to compare with: empty). KafkaIO's reader commits an offset for every partition it
+   * reads, an empty one's too, once a checkpoint completes; so these are partitions its job did not read: added to
+   * the topic after the job started.
+   */
+  public static List<Integer> partitionsNewToGroup(KafkaClient kafka, String topic, String group)
+      throws InterruptedException, ExecutionException {
+    try (Admin admin = Admin.create(kafka.admin())) {
+      Map<TopicPartition, OffsetAndMetadata> offsets =
+          admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+      java.util.Set<Integer> committed = new java.util.TreeSet<>();
+      offsets.forEach((tp, offset) -> {
+        if (tp.topic().equals(topic) && offset != null) {
+          committed.add(tp.partition());
+        }
+      });
+      if (committed.isEmpty()) {
+        return List.of();
+      }
+      List<Integer> unread = new ArrayList<>();
+      for (int p = 0; p < partitionCount(admin, topic); p++) {
+        if (!committed.contains(p)) {
+          unread.add(p);
+        }
+      }
+      return unread;
+    }
+  }
+
+  /** How many partitions {@code topic} has. */
+  public static int partitionCount(Admin admin, String topic) throws InterruptedException, ExecutionException {
+    try {
+      return admin.describeTopics(List.of(topic)).allTopicNames().get(30, java.util.concurrent.TimeUnit.SECONDS)
+          .get(topic).partitions().size();
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new ExecutionException("no answer from Kafka about topic " + topic + " within 30 s", e);
+    }
+  }
+
+  /**
+   * The Kafka timestamp of the first record of each partition of {@code topic} that has records and no offset in
+   * {@code group}.
+   */
+  private static Map<TopicPartition, Long> firstRecordsOfUnread(Admin admin, KafkaConsumer<byte[], byte[]> consumer,
+      String topic, String group) throws InterruptedException, ExecutionException {
+    java.util.Set<TopicPartition> known = new java.util.HashSet<>(
+        admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().keySet());
+    List<TopicPartition> unread = new ArrayList<>();
+    for (int p = 0; p < partitionCount(admin, topic); p++) {
+      if (!known.contains(new TopicPartition(topic, p))) {
+        unread.add(new TopicPartition(topic, p));
+      }
+    }
+    Map<TopicPartition, Long> firsts = new HashMap<>();
+    if (unread.isEmpty()) {
+      return firsts;
+    }
+    Map<TopicPartition, Long> begins = consumer.beginningOffsets(unread);
+    Map<TopicPartition, Long> ends = consumer.endOffsets(unread);
+    for (TopicPartition tp : unread) {
+      if (begins.get(tp) < ends.get(tp)) {
+        firsts.put(tp, timestampAt(consumer, tp, begins.get(tp)));
+      }
+    }
+    return firsts;
   }
 
   /** The Kafka timestamp of the record at {@code offset}. */

@@ -112,6 +112,14 @@ public interface ClickCountOptions extends PipelineOptions {
 
   void setLateFiringDelay(String value);
 
+  @Description("Continuous mode: how often the input topic's partitions are counted. KafkaIO's reader keeps the"
+      + " partitions it started with, also in its checkpoints: when the topic has more, the job is stopped and a fresh"
+      + " one started, which reads them all and counts again the windows that were open. PT0S: never checked")
+  @Default.String("PT30S")
+  String getPartitionCheckInterval();
+
+  void setPartitionCheckInterval(String value);
+
   @Description("Continuous mode: each product's clicks are first counted in up to this many shards, on different"
       + " workers, then the shards' counts are added up per product (Count.perKey's hot-key fan-out), so that a product"
       + " with most of the clicks does not load one worker alone; 1 turns it off")

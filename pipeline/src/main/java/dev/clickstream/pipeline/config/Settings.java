@@ -26,6 +26,7 @@ public record Settings(
     Duration maxOutOfOrderness,
     Duration lateFiringDelay,
     int hotKeyFanout,
+    Duration partitionCheckInterval,
     @Nullable Interval interval,
     @Nullable Interval early,
     @Nullable Settle settle,
@@ -83,6 +84,7 @@ public record Settings(
         duration("maxOutOfOrderness", o.getMaxOutOfOrderness()),
         duration("lateFiringDelay", o.getLateFiringDelay()),
         hotKeyFanout(o.getHotKeyFanout()),
+        duration("partitionCheckInterval", o.getPartitionCheckInterval()),
         interval,
         early,
         settle,
@@ -265,7 +267,8 @@ public record Settings(
         + ", clickHouseUrl=" + clickHouseUrl() + ", clickHouseUser=" + (clickHouseUser == null ? "(default)" : clickHouseUser)
         + ", clickHousePassword=" + (clickHousePassword == null ? "none" : "(from the environment)") + ", table=" + table + ", windowSize=" + windowSize
         + ", allowedLateness=" + allowedLateness + ", maxOutOfOrderness=" + maxOutOfOrderness
-        + ", lateFiringDelay=" + lateFiringDelay + ", hotKeyFanout=" + hotKeyFanout + ", interval="
+        + ", lateFiringDelay=" + lateFiringDelay + ", hotKeyFanout=" + hotKeyFanout
+        + ", partitionCheckInterval=" + partitionCheckInterval + ", interval="
         + (interval == null ? "continuous" : interval) + (early == null ? "" : ", early=" + early)
         + (settle == null ? "" : ", settle=" + settle)
         + ", createSchema=" + createSchema + "]";

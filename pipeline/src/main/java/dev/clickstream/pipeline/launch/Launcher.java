@@ -71,6 +71,10 @@ public final class Launcher {
     // too would count the rewound clicks a second time. A fresh continuous job rebuilds the windows the previous one
     // had open, on any runner.
     boolean restores = flink && flinkOptions.getSavepointPath() != null && !flinkOptions.getSavepointPath().isEmpty();
+    if (restores && !settings.bounded() && !readsEveryPartition(settings, flinkOptions.getSavepointPath())) {
+      flinkOptions.setSavepointPath(null);
+      restores = false;
+    }
     Long resumeFrom = settings.bounded() || restores ? null : rewindForRestart(settings);
     List<OffsetRange> ranges = settle != null ? pieces(settings, options, settle.ranges())
         : settings.bounded() ? boundedRanges(settings, options) : null;
@@ -100,6 +104,34 @@ public final class Launcher {
       }
       throw e;
     }
+  }
+
+  /**
+   * Whether a job restored from {@code savepoint} would read every partition of the input topic. KafkaIO's reader
+   * keeps the partitions it started with in its checkpoints, so a partition added since is never read by a restored
+   * job. When the consumer group (which that job committed to) has no offset for some partition, the savepoint is
+   * not used: a fresh job reads every partition, and counts again, from the group's offsets, each window that was
+   * open, and each window the new partitions' records belong to ({@link KafkaSetup#rewindForRestart}).
+   */
+  static boolean readsEveryPartition(Settings s, String savepoint) {
+    List<Integer> unread;
+    try {
+      unread = KafkaSetup.partitionsNewToGroup(s.kafka(), s.inputTopic(), s.consumerGroup());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading the consumer group's offsets", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("cannot read the offsets of group " + s.consumerGroup() + ": "
+          + e.getMessage(), e);
+    }
+    if (unread.isEmpty()) {
+      return true;
+    }
+    LOG.warn("partitions {} of {} have no offset in group {}: the job of savepoint {} did not read them, and a job"
+        + " restored from it would not either (KafkaIO keeps its partitions in its state). Starting a fresh job"
+        + " instead, not restoring the savepoint: it reads every partition, and counts again each window that was open"
+        + " or that the new partitions' records belong to", unread, s.inputTopic(), s.consumerGroup(), savepoint);
+    return false;
   }
 
   /** A continuous run resuming a consumer group re-reads what it needs to rebuild the windows that were open. */

@@ -1,5 +1,6 @@
 package dev.clickstream.pipeline.launch;
 
+import dev.clickstream.pipeline.admin.KafkaSetup;
 import dev.clickstream.pipeline.admin.SettledMarks;
 import dev.clickstream.pipeline.config.ClickCountOptions;
 import dev.clickstream.pipeline.config.Settings;
@@ -15,6 +16,7 @@ import org.apache.beam.sdk.metrics.MetricNameFilter;
 import org.apache.beam.sdk.metrics.MetricResult;
 import org.apache.beam.sdk.metrics.MetricsFilter;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.kafka.clients.admin.Admin;
 import org.checkerframework.checker.nullness.qual.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +42,8 @@ public final class Supervisor {
   private final RunPlan.Graph graph;
   private final CountDownLatch finished = new CountDownLatch(1);
   private volatile boolean stopping;
+  /** The run was stopped because the input topic has partitions it does not read: start a fresh one at once. */
+  private volatile boolean replanning;
   private volatile PipelineResult current;
 
   /** Only the DirectRunner's runs are restarted here; a Flink job is restarted by Flink. */
@@ -58,8 +62,14 @@ public final class Supervisor {
       while (!stopping) {
         long start = System.nanoTime();
         Launcher.Started started = null;
+        java.util.concurrent.ScheduledExecutorService partitionWatch = null;
         try {
+          // Counted before the start, whose reader takes the partitions there are then: one added in between is seen.
+          Integer partitions = settings.bounded() ? null : partitionCount(false);
           started = Launcher.start(options, graph);
+          if (partitions == null && !settings.bounded()) {
+            partitions = partitionCount(true); // the topic did not exist before the start created it
+          }
           PipelineResult result = started.result();
           if (result == null) {
             System.out.println("click-count settling run: nothing to count, every window up to "
@@ -76,9 +86,14 @@ public final class Supervisor {
           if (stopping) {
             stopQuietly(result);
           }
+          partitionWatch = watchPartitions(result, partitions);
           PipelineResult.State state = result.waitUntilFinish();
           stopProgress(started);
           printSummary(started, start, System.nanoTime());
+          if (replanning && !stopping) {
+            startFreshOverEveryPartition();
+            continue;
+          }
           if (settings.bounded() || stopping) {
             LOG.info("stopped ({})", state);
             if (started.ranges() != null && state == PipelineResult.State.DONE && !stopping) {
@@ -99,6 +114,11 @@ public final class Supervisor {
           System.err.println("click-count-pipeline: " + e.getMessage());
           return 2;
         } catch (RuntimeException e) {
+          if (replanning && !stopping) {
+            LOG.info("the run stopped for the new partitions ended with {}", rootMessage(e));
+            startFreshOverEveryPartition();
+            continue;
+          }
           if (stopping) {
             // Stopped while waiting: on [local] the embedded cluster's own shutdown hook can end the job first.
             if (started != null) {
@@ -122,6 +142,9 @@ public final class Supervisor {
             return 1;
           }
         } finally {
+          if (partitionWatch != null) {
+            partitionWatch.shutdownNow();
+          }
           if (started != null) {
             stopProgress(started);
             if (!terminal(started.result())) {
@@ -164,6 +187,80 @@ public final class Supervisor {
     } catch (Exception e) {
       LOG.warn("could not stop cleanly: {}", e.toString());
     }
+  }
+
+  /**
+   * The input topic's partitions now, for {@link #watchPartitions}; null when they are not watched, or when Kafka does
+   * not say ({@code report}: with a warning that this run does not watch them).
+   */
+  private @Nullable Integer partitionCount(boolean report) {
+    if (settings.partitionCheckInterval().getMillis() == 0) {
+      return null;
+    }
+    try (Admin admin = Admin.create(settings.kafka().admin())) {
+      return KafkaSetup.partitionCount(admin, settings.inputTopic());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (java.util.concurrent.ExecutionException | RuntimeException e) {
+      if (report) {
+        LOG.warn("cannot count the partitions of {} ({}): this run does not watch them", settings.inputTopic(),
+            rootMessage(e));
+      }
+      return null;
+    }
+  }
+
+  /**
+   * Counts the input topic's partitions every {@code --partitionCheckInterval} while a continuous run runs. KafkaIO's
+   * reader keeps the partitions it started with, also in its checkpoints: when the topic has more than the {@code
+   * atStart} the run started with, the run is stopped ({@link #stopQuietly}), and the loop starts a fresh one, which
+   * reads them all ({@link #startFreshOverEveryPartition}).
+   */
+  private java.util.concurrent.@Nullable ScheduledExecutorService watchPartitions(PipelineResult result,
+      @Nullable Integer atStart) {
+    if (atStart == null) {
+      return null;
+    }
+    long every = settings.partitionCheckInterval().getMillis();
+    var timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "click-count-partition-watch");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.scheduleWithFixedDelay(() -> {
+      if (stopping || replanning) {
+        return;
+      }
+      try (Admin admin = Admin.create(settings.kafka().admin())) {
+        int now = KafkaSetup.partitionCount(admin, settings.inputTopic());
+        if (now > atStart && !stopping) {
+          LOG.warn("{} has {} partitions, {} when this run started: KafkaIO's reader keeps the partitions it started"
+              + " with, so the run is stopped and a fresh one started, which reads them all and counts again the"
+              + " windows that were open", settings.inputTopic(), now, atStart);
+          replanning = true;
+          stopQuietly(result);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (Exception e) {
+        LOG.warn("cannot count the partitions of {} ({}); trying again in {} s", settings.inputTopic(),
+            rootMessage(e), every / 1000.0);
+      }
+    }, every, every, TimeUnit.MILLISECONDS);
+    return timer;
+  }
+
+  /**
+   * After a run was stopped for new partitions: the next one starts fresh, not from the savepoint it may have been
+   * started from (a restored reader would keep the old partitions), and resumes the consumer group.
+   */
+  private void startFreshOverEveryPartition() {
+    replanning = false;
+    if (FlinkLaunch.isFlink(options)) {
+      options.as(FlinkPipelineOptions.class).setSavepointPath(null);
+    }
+    LOG.info("starting a fresh run over every partition of {}", settings.inputTopic());
   }
 
   /** A settling run is done: its windows are final now, and the mark says so. */

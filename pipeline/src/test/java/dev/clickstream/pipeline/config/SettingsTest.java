@@ -32,6 +32,7 @@ class SettingsTest {
     assertThat(s.outputTopic(), equalTo("aggregation_clicks"));
     assertThat(s.deadLetterTopic(), equalTo("clicks_dlq"));
     assertThat(s.hotKeyFanout(), equalTo(16));
+    assertThat(s.partitionCheckInterval().getStandardSeconds(), equalTo(30L));
     assertThat(s.table(), equalTo(new Settings.TableName("analytics", "product_clicks")));
     assertThat(s.windowSize().getStandardSeconds(), equalTo(60L));
     assertThat(s.allowedLateness().getStandardSeconds(), equalTo(60L));

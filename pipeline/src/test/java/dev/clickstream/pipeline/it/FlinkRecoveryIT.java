@@ -175,6 +175,44 @@ class FlinkRecoveryIT {
     }
   }
 
+  // Partitions added while no job runs, between a savepoint and its restore: a job restored from the savepoint would
+  // never read them (KafkaIO keeps its partitions in its state), so the launcher starts a fresh job instead.
+  @Test
+  void partitionsAddedBeforeASavepointRestoreAreRead() throws Exception {
+    Run run = run("grown");
+    Path log = Path.of("target", "flink-grown-" + run.name() + ".log");
+    Process first = LocalStack.startPipeline(log, run.options());
+    Process second = null;
+    try {
+      awaitJobState(run, "RUNNING", Duration.ofSeconds(60));
+      Oracle before = PartitionGrowthIT.generate(run.topic(), 61);
+      first.destroy(); // SIGTERM: stop with a savepoint
+      assertTrue(first.waitFor(120, TimeUnit.SECONDS), "the launcher did not stop:\n" + Files.readString(log));
+      Matcher savepoint = Pattern.compile("resume with --savepointPath=(\\S+)").matcher(Files.readString(log));
+      assertTrue(savepoint.find(), "no savepoint reported:\n" + Files.readString(log));
+
+      LocalStack.growTopic(run.topic(), 4);
+      Oracle after = PartitionGrowthIT.generate(run.topic(), 62);
+      List<Long> records = LocalStack.recordsPerPartition(run.topic());
+      assertTrue(records.get(2) + records.get(3) > 0, "no records on the added partitions " + records);
+      second = LocalStack.startPipeline(log, run.options("--savepointPath=" + savepoint.group(1)));
+      Map<List<Long>, Long> expected = LocalStack.expectedCounts(before, after);
+      Map<List<Long>, Long> actual = LocalStack.awaitCounts(run.table(), expected, second, Duration.ofSeconds(120));
+      assertTrue(second.isAlive(), "the launcher ended:\n" + Files.readString(log));
+      LocalStack.assertSameCounts("ClickHouse FINAL over 2, then 4 partitions", expected, actual);
+      LocalStack.awaitAggregates(run.topic() + "_agg", expected);
+      assertThat(Files.readString(log).contains("partitions [2, 3] of " + run.topic() + " have no offset"),
+          equalTo(true));
+    } finally {
+      if (first.isAlive()) {
+        stop(first);
+      }
+      if (second != null) {
+        stop(second);
+      }
+    }
+  }
+
   /** Waits until process {@code pid} has exited: no longer listed, or a zombie (what local-stack.sh checks too). */
   private static void awaitGone(long pid, Duration timeout) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();

@@ -71,6 +71,31 @@ final class LocalStack {
     }
   }
 
+  /** Adds partitions to a topic, up to {@code partitions} in all, as an operator scaling out would. */
+  static void growTopic(String topic, int partitions) throws Exception {
+    try (org.apache.kafka.clients.admin.Admin admin = admin()) {
+      admin.createPartitions(Map.of(topic, org.apache.kafka.clients.admin.NewPartitions.increaseTo(partitions)))
+          .all().get();
+    }
+  }
+
+  /** How many records each partition of a topic holds (its end offsets). */
+  static List<Long> recordsPerPartition(String topic) throws Exception {
+    try (org.apache.kafka.clients.admin.Admin admin = admin()) {
+      int count = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+      Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest = new HashMap<>();
+      for (int p = 0; p < count; p++) {
+        latest.put(new TopicPartition(topic, p), org.apache.kafka.clients.admin.OffsetSpec.latest());
+      }
+      var ends = admin.listOffsets(latest).all().get();
+      List<Long> records = new ArrayList<>();
+      for (int p = 0; p < count; p++) {
+        records.add(ends.get(new TopicPartition(topic, p)).offset());
+      }
+      return records;
+    }
+  }
+
   /** Fails the test, saying how to start the stack, if ClickHouse (or the Flink the tests run on) does not answer. */
   static void requireRunning() {
     try {
