@@ -114,16 +114,8 @@ public final class Launcher {
    * open, and each window the new partitions' records belong to ({@link KafkaSetup#rewindForRestart}).
    */
   static boolean readsEveryPartition(Settings s, String savepoint) {
-    List<Integer> unread;
-    try {
-      unread = KafkaSetup.partitionsNewToGroup(s.kafka(), s.inputTopic(), s.consumerGroup());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while reading the consumer group's offsets", e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("cannot read the offsets of group " + s.consumerGroup() + ": "
-          + e.getMessage(), e);
-    }
+    List<Integer> unread = askGroup(s, "read",
+        () -> KafkaSetup.partitionsNewToGroup(s.kafka(), s.inputTopic(), s.consumerGroup()));
     if (unread.isEmpty()) {
       return true;
     }
@@ -138,14 +130,24 @@ public final class Launcher {
   public static Long rewindForRestart(Settings s) {
     long horizon = s.windowSize().plus(s.allowedLateness()).plus(s.maxOutOfOrderness()).plus(RESTART_MARGIN)
         .getMillis();
+    return askGroup(s, "read or rewind", () -> KafkaSetup.rewindForRestart(s.kafka(), s.inputTopic(),
+        s.consumerGroup(), s.windowSize().getMillis(), horizon));
+  }
+
+  /** A question to Kafka about the consumer group's offsets. */
+  private interface GroupQuery<T> {
+    T ask() throws InterruptedException, java.util.concurrent.ExecutionException;
+  }
+
+  /** Asks {@code query}; a failure says what could not be done ({@code doing}) to which group's offsets. */
+  private static <T> T askGroup(Settings s, String doing, GroupQuery<T> query) {
     try {
-      return KafkaSetup.rewindForRestart(s.kafka(), s.inputTopic(), s.consumerGroup(),
-          s.windowSize().getMillis(), horizon);
+      return query.ask();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while reading the consumer group's offsets", e);
     } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("cannot read or rewind the offsets of group " + s.consumerGroup() + ": "
+      throw new IllegalStateException("cannot " + doing + " the offsets of group " + s.consumerGroup() + ": "
           + e.getMessage(), e);
     }
   }
