@@ -335,8 +335,10 @@ public final class KafkaSetup {
       long horizonMillis) throws InterruptedException, ExecutionException {
     try (Admin admin = Admin.create(kafka.admin());
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
+      Map<TopicPartition, OffsetAndMetadata> offsets =
+          admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
       Map<TopicPartition, OffsetAndMetadata> committed = new HashMap<>();
-      admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, offset) -> {
+      offsets.forEach((tp, offset) -> {
         if (tp.topic().equals(topic) && offset != null && offset.offset() > 0) {
           committed.put(tp, offset);
         }
@@ -351,7 +353,7 @@ public final class KafkaSetup {
       long newest = committedAt.values().stream().mapToLong(Long::longValue).max().orElseThrow();
       Map<TopicPartition, Long> ends = consumer.endOffsets(committed.keySet());
       long lastCommitted = newest;
-      Map<TopicPartition, Long> unread = firstRecordsOfUnread(admin, consumer, topic, group);
+      Map<TopicPartition, Long> unread = firstRecords(consumer, unreadPartitions(admin, topic, offsets));
       for (long first : unread.values()) {
         lastCommitted = Math.min(lastCommitted, first);
       }
@@ -397,23 +399,25 @@ public final class KafkaSetup {
     try (Admin admin = Admin.create(kafka.admin())) {
       Map<TopicPartition, OffsetAndMetadata> offsets =
           admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
-      java.util.Set<Integer> committed = new java.util.TreeSet<>();
-      offsets.forEach((tp, offset) -> {
-        if (tp.topic().equals(topic) && offset != null) {
-          committed.add(tp.partition());
-        }
-      });
-      if (committed.isEmpty()) {
+      if (offsets.entrySet().stream().noneMatch(e -> e.getKey().topic().equals(topic) && e.getValue() != null)) {
         return List.of();
       }
-      List<Integer> unread = new ArrayList<>();
-      for (int p = 0; p < partitionCount(admin, topic); p++) {
-        if (!committed.contains(p)) {
-          unread.add(p);
-        }
-      }
-      return unread;
+      return unreadPartitions(admin, topic, offsets).stream().map(TopicPartition::partition).toList();
     }
+  }
+
+  /** The partitions of {@code topic} that have no offset in a group's committed {@code offsets}, in order. */
+  private static List<TopicPartition> unreadPartitions(Admin admin, String topic,
+      Map<TopicPartition, OffsetAndMetadata> offsets) throws InterruptedException, ExecutionException {
+    List<TopicPartition> unread = new ArrayList<>();
+    int partitions = partitionCount(admin, topic);
+    for (int p = 0; p < partitions; p++) {
+      TopicPartition tp = new TopicPartition(topic, p);
+      if (offsets.get(tp) == null) {
+        unread.add(tp);
+      }
+    }
+    return unread;
   }
 
   /** How many partitions {@code topic} has. */
@@ -426,27 +430,16 @@ public final class KafkaSetup {
     }
   }
 
-  /**
-   * The Kafka timestamp of the first record of each partition of {@code topic} that has records and no offset in
-   * {@code group}.
-   */
-  private static Map<TopicPartition, Long> firstRecordsOfUnread(Admin admin, KafkaConsumer<byte[], byte[]> consumer,
-      String topic, String group) throws InterruptedException, ExecutionException {
-    java.util.Set<TopicPartition> known = new java.util.HashSet<>(
-        admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().keySet());
-    List<TopicPartition> unread = new ArrayList<>();
-    for (int p = 0; p < partitionCount(admin, topic); p++) {
-      if (!known.contains(new TopicPartition(topic, p))) {
-        unread.add(new TopicPartition(topic, p));
-      }
-    }
+  /** The Kafka timestamp of the first record of each of {@code partitions} that has records. */
+  private static Map<TopicPartition, Long> firstRecords(KafkaConsumer<byte[], byte[]> consumer,
+      List<TopicPartition> partitions) {
     Map<TopicPartition, Long> firsts = new HashMap<>();
-    if (unread.isEmpty()) {
+    if (partitions.isEmpty()) {
       return firsts;
     }
-    Map<TopicPartition, Long> begins = consumer.beginningOffsets(unread);
-    Map<TopicPartition, Long> ends = consumer.endOffsets(unread);
-    for (TopicPartition tp : unread) {
+    Map<TopicPartition, Long> begins = consumer.beginningOffsets(partitions);
+    Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+    for (TopicPartition tp : partitions) {
       if (begins.get(tp) < ends.get(tp)) {
         firsts.put(tp, timestampAt(consumer, tp, begins.get(tp)));
       }
