@@ -82,7 +82,7 @@ public final class ClickCountPipeline {
    */
   public static void build(Pipeline pipeline, Settings s, RunPlan plan) {
     PCollection<KafkaRecord<byte[], byte[]>> records = pipeline.apply("ReadFromKafka", s.bounded()
-        ? ReadClicks.bounded(s, plan.ranges(), plan.legacyReads(), plan.reportProgress())
+        ? ReadClicks.bounded(s, plan.ranges(), plan.boundedRead(), plan.reportProgress())
         : ReadClicks.continuous(s, plan.closableReadersId()));
 
     Counted counted = count(records, rules(s, plan), s.windowSize(), s.allowedLateness(), s.lateFiringDelay(),

@@ -183,6 +183,29 @@ public final class KafkaSetup {
     return pieces;
   }
 
+  /**
+   * Whole ranges cut by their offsets alone, into pieces of about equal length, at least {@code minPieces} in all
+   * where there are that many offsets: for a read that starts each piece at its exact offset, which needs no Kafka
+   * timestamp, so nothing is asked of Kafka. A piece's {@code fromMillis} is its range's, at or before its first
+   * record.
+   */
+  public static List<OffsetRange> evenPieces(List<OffsetRange> ranges, int minPieces) {
+    long total = ranges.stream().mapToLong(r -> r.stop() - r.start()).sum();
+    long target = Math.max(1, (total + Math.max(1, minPieces) - 1) / Math.max(1, minPieces));
+    List<OffsetRange> pieces = new ArrayList<>();
+    for (OffsetRange range : ranges) {
+      long length = range.stop() - range.start();
+      long count = Math.max(1, (length + target - 1) / target);
+      for (long i = 0; i < count; i++) {
+        long start = range.start() + length * i / count;
+        long stop = range.start() + length * (i + 1) / count;
+        pieces.add(new OffsetRange(range.topic(), range.partition(), start, stop, range.fromMillis(),
+            range.estimatedBytes() / count));
+      }
+    }
+    return pieces;
+  }
+
   /** The pieces of each partition joined again: one range per partition, with the bytes of its pieces. */
   public static List<OffsetRange> wholeRanges(List<OffsetRange> pieces) {
     Map<Integer, OffsetRange> whole = new java.util.TreeMap<>();

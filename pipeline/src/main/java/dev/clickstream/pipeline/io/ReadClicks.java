@@ -9,6 +9,7 @@ import org.apache.beam.sdk.coders.ByteArrayCoder;
 import org.apache.beam.sdk.coders.NullableCoder;
 import org.apache.beam.sdk.io.Read;
 import org.apache.beam.sdk.io.UnboundedSource;
+import org.apache.beam.sdk.io.kafka.BoundedSourceDescriptors;
 import org.apache.beam.sdk.io.kafka.KafkaIO;
 import org.apache.beam.sdk.io.kafka.KafkaRecord;
 import org.apache.beam.sdk.io.kafka.KafkaRecordCoder;
@@ -171,37 +172,57 @@ public final class ReadClicks {
     return "past_range_" + range.partition() + "_" + range.start();
   }
 
+  /** How a bounded run reads its pieces. */
+  public enum BoundedRead {
+    /**
+     * One legacy KafkaIO read per piece, starting at the piece's Kafka timestamp and bounded by a record count, each
+     * keeping only its piece's records: the DirectRunner's fastest, but it holds each read's records in memory until
+     * the read is done, and reads them all before the rest of the graph runs.
+     */
+    LEGACY_PER_PIECE,
+    /**
+     * KafkaIO's splittable reader over each piece's exact offsets ({@code readSourceDescriptors}), unbounded: the
+     * DirectRunner over more than it holds, which it hands on 100 records at a time. Every record is stamped with the
+     * least instant, so that the read holds the watermark until it is done and the run fires every window once, as
+     * over the legacy reads (judging a click moves it to its event time).
+     */
+    SPLITTABLE_HOLDING_WATERMARK,
+    /**
+     * The same reader over the same exact offsets, and stamped the same way, marked bounded ({@link
+     * BoundedSourceDescriptors}): one read for the whole run, whose pieces are shared out over the workers, in a
+     * bounded graph, which Flink runs as a batch job.
+     */
+    SPLITTABLE_BOUNDED
+  }
+
   /**
-   * A bounded run's reads, flattened; an empty input when there is no piece. {@code inMemory}: one legacy KafkaIO read
-   * per piece of a partition's range (as the launcher planned it), each keeping only its piece's records, the
-   * fastest way on every runner, but the DirectRunner holds each read's records in memory until it is done (and reads
-   * them all before the rest of the graph runs). Otherwise, for the DirectRunner over more than it can hold: KafkaIO's
-   * splittable reader over each range by its exact offsets ({@code readSourceDescriptors}), which the DirectRunner
-   * hands on 100 records at a time; every record is stamped with the least instant, so that the read holds the
-   * watermark until it is done and a bounded run fires every window once, as over the legacy reads
-   * (judging a click moves it to its event time). {@code progress}: the readers run in this JVM and report
-   * each poll to {@link ReadProgress}.
+   * A bounded run's reads of {@code pieces} (exact offsets of the input topic's partitions), the way {@code how} says;
+   * an empty input when there is no piece. {@code progress}: the readers run in this JVM and report each poll to
+   * {@link ReadProgress}.
    */
   public static PTransform<PBegin, PCollection<KafkaRecord<byte[], byte[]>>> bounded(Settings s,
-      List<OffsetRange> pieces, boolean inMemory, boolean progress) {
+      List<OffsetRange> pieces, BoundedRead how, boolean progress) {
     return new PTransform<>() {
       @Override
       public PCollection<KafkaRecord<byte[], byte[]>> expand(PBegin begin) {
         if (pieces.isEmpty()) {
           return begin.apply("NoRecords", Create.empty(CODER));
         }
-        if (!inMemory) {
+        if (how != BoundedRead.LEGACY_PER_PIECE) {
           List<KafkaSourceDescriptor> descriptors = pieces.stream().map(r -> KafkaSourceDescriptor.of(
               r.topicPartition(), r.start(), null, r.stop(), null, null)).toList();
-          Map<String, Object> config = consumerConfig(s, Map.of(), progress);
+          KafkaIO.ReadSourceDescriptors<byte[], byte[]> read = KafkaIO.<byte[], byte[]>readSourceDescriptors()
+              .withBootstrapServers(s.kafka().bootstrapServers())
+              .withKeyDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
+              .withValueDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
+              .withConsumerConfigUpdates(consumerConfig(s, Map.of(), progress))
+              .withExtractOutputTimestampFn(record -> BoundedWindow.TIMESTAMP_MIN_VALUE);
+          if (how == BoundedRead.SPLITTABLE_BOUNDED) {
+            read = BoundedSourceDescriptors.bounded(read);
+          }
           return begin
               .apply("Ranges", Create.of(descriptors))
-              .apply("ReadRanges", KafkaIO.<byte[], byte[]>readSourceDescriptors()
-                  .withBootstrapServers(s.kafka().bootstrapServers())
-                  .withKeyDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
-                  .withValueDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
-                  .withConsumerConfigUpdates(config)
-                  .withExtractOutputTimestampFn(record -> BoundedWindow.TIMESTAMP_MIN_VALUE))
+              .apply("ReadRanges", read)
               .setCoder(CODER);
         }
         PCollectionList<KafkaRecord<byte[], byte[]>> reads = PCollectionList.empty(begin.getPipeline());

@@ -30,9 +30,8 @@ public final class DirectRunnerLaunch {
 
   /**
    * The most offsets one bounded read takes on the DirectRunner ({@link ReadClicks#bounded}), which holds a read's
-   * records in one bundle: a whole partition of a large interval does not fit a 1 GB heap. Flink streams them: there
-   * the ranges are cut into four pieces per worker, so that every worker reads (each piece's read lands on a worker at
-   * random), even with fewer partitions than workers.
+   * records in one bundle: a whole partition of a large interval does not fit a 1 GB heap. (Flink reads every piece
+   * in one splittable read, which streams them.)
    */
   public static final long MAX_PIECE = 200_000;
   /**
@@ -50,11 +49,9 @@ public final class DirectRunnerLaunch {
     return Runtime.getRuntime().maxMemory() / 8 * 3;
   }
 
-  /** Whether a bounded run reads its pieces with legacy reads ({@link ReadClicks#bounded}). */
-  public static boolean readsInMemory(PipelineOptions options,
-      List<OffsetRange> ranges) {
-    return FlinkLaunch.isFlink(options)
-        || ranges.stream().mapToLong(OffsetRange::estimatedBytes).sum() <= inMemoryBytes();
+  /** Whether a bounded run on the DirectRunner can read its pieces with legacy reads ({@link ReadClicks#bounded}). */
+  public static boolean readsInMemory(List<OffsetRange> ranges) {
+    return ranges.stream().mapToLong(OffsetRange::estimatedBytes).sum() <= inMemoryBytes();
   }
 
   /**

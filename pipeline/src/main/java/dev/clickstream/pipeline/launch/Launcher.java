@@ -78,18 +78,17 @@ public final class Launcher {
     Long resumeFrom = settings.bounded() || restores ? null : rewindForRestart(settings);
     List<OffsetRange> ranges = settle != null ? pieces(settings, options, settle.ranges())
         : settings.bounded() ? boundedRanges(settings, options) : null;
+    ReadClicks.BoundedRead read = ranges == null ? null : boundedRead(options, ranges);
     // The legacy reads, bounded by a record count, are checked for a short read when done; KafkaIO's splittable
     // reader reads each range to its exact end offset, gaps or not.
-    boolean legacyReads = ranges == null || DirectRunnerLaunch.readsInMemory(options, ranges);
-    List<OffsetRange> checked = ranges;
-    if (!legacyReads) {
-      ranges = KafkaSetup.wholeRanges(ranges); // KafkaIO's splittable reader splits them itself
-      checked = null;
+    List<OffsetRange> checked = read == ReadClicks.BoundedRead.LEGACY_PER_PIECE ? ranges : null;
+    if (read == ReadClicks.BoundedRead.SPLITTABLE_HOLDING_WATERMARK) {
+      ranges = KafkaSetup.wholeRanges(ranges); // the DirectRunner splits them as it reads
       LOG.info("reading {} by KafkaIO's splittable reader: more than the DirectRunner holds in memory", ranges);
       DirectRunnerLaunch.workersForSplittableRead(options, ranges.size());
     }
     boolean inThisJvm = RunnerOptions.readsInThisJvm(options);
-    RunPlan plan = new RunPlan(resumeFrom, ranges, legacyReads, ranges != null && inThisJvm, flink ? null : runId,
+    RunPlan plan = new RunPlan(resumeFrom, ranges, read, ranges != null && inThisJvm, flink ? null : runId,
         settle == null ? null : settle.settlement(), !flink);
     Pipeline pipeline = Pipeline.create(options);
     graph.build(pipeline, settings, plan);
@@ -174,16 +173,32 @@ public final class Launcher {
   }
 
   /**
-   * Whole ranges in the pieces this runner reads: on the DirectRunner no more than it holds in memory at once; on
-   * Flink four per subtask, so that every subtask reads even with fewer partitions than subtasks.
+   * Whole ranges in the pieces this runner reads. On Flink, pieces of about equal length, at least four per subtask, so
+   * that every subtask reads even with fewer partitions than subtasks: one read takes them all, by their exact offsets,
+   * so they are cut by arithmetic alone. On the DirectRunner, no more than it holds in memory at once, each starting
+   * where a Kafka timestamp starts, for the legacy reads.
    */
   static List<OffsetRange> pieces(Settings s, org.apache.beam.sdk.options.PipelineOptions options,
       List<OffsetRange> whole) {
-    boolean flink = FlinkLaunch.isFlink(options);
-    Integer parallelism = flink ? options.as(FlinkPipelineOptions.class).getParallelism() : null;
-    int workers = parallelism == null || parallelism < 1 ? Runtime.getRuntime().availableProcessors() : parallelism;
-    return KafkaSetup.pieces(s.kafka(), whole, flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE,
-        flink ? Long.MAX_VALUE : DirectRunnerLaunch.MAX_PIECE_BYTES, flink ? 4 * workers : 1);
+    if (FlinkLaunch.isFlink(options)) {
+      Integer parallelism = options.as(FlinkPipelineOptions.class).getParallelism();
+      int workers = parallelism == null || parallelism < 1 ? Runtime.getRuntime().availableProcessors() : parallelism;
+      return KafkaSetup.evenPieces(whole, 4 * workers);
+    }
+    return KafkaSetup.pieces(s.kafka(), whole, DirectRunnerLaunch.MAX_PIECE, DirectRunnerLaunch.MAX_PIECE_BYTES, 1);
+  }
+
+  /**
+   * How a bounded run reads its pieces: on Flink, one bounded splittable read; on the DirectRunner, legacy reads while
+   * they fit in memory, and the splittable reader beyond.
+   */
+  static ReadClicks.BoundedRead boundedRead(org.apache.beam.sdk.options.PipelineOptions options,
+      List<OffsetRange> pieces) {
+    if (FlinkLaunch.isFlink(options)) {
+      return ReadClicks.BoundedRead.SPLITTABLE_BOUNDED;
+    }
+    return DirectRunnerLaunch.readsInMemory(pieces) ? ReadClicks.BoundedRead.LEGACY_PER_PIECE
+        : ReadClicks.BoundedRead.SPLITTABLE_HOLDING_WATERMARK;
   }
 
   /**

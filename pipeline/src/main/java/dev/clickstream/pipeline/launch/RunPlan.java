@@ -2,6 +2,7 @@ package dev.clickstream.pipeline.launch;
 
 import dev.clickstream.pipeline.config.Settings;
 import dev.clickstream.pipeline.io.OffsetRange;
+import dev.clickstream.pipeline.io.ReadClicks;
 import dev.clickstream.pipeline.model.Settlement;
 import java.util.List;
 import org.apache.beam.sdk.Pipeline;
@@ -14,8 +15,7 @@ import org.checkerframework.checker.nullness.qual.Nullable;
  * @param resumeFromMillis a resumed continuous run: the first window start to count (the windows before it were
  *     complete before the previous run stopped); null otherwise
  * @param ranges a bounded run: the offsets to read
- * @param legacyReads a bounded run: one legacy KafkaIO read per range (fast, but the DirectRunner holds what each
- *     read returns in memory), rather than KafkaIO's splittable reader over exact offsets
+ * @param boundedRead a bounded run: how it reads its ranges; null otherwise
  * @param reportProgress the readers run in the launcher's JVM, and report each poll for the progress lines
  * @param closableReadersId a continuous run whose readers the launcher closes when the run is over (the DirectRunner
  *     does not close them), kept under this id; null when the runner closes them
@@ -26,7 +26,7 @@ import org.checkerframework.checker.nullness.qual.Nullable;
 public record RunPlan(
     @Nullable Long resumeFromMillis,
     @Nullable List<OffsetRange> ranges,
-    boolean legacyReads,
+    ReadClicks.@Nullable BoundedRead boundedRead,
     boolean reportProgress,
     @Nullable String closableReadersId,
     @Nullable Settlement settlement,
