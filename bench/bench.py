@@ -131,6 +131,13 @@ class RssWatcher(threading.Thread):
             self.stop.wait(0.1)
 
 
+def staged_jar(jar: str) -> str:
+    """What a launch from the bundled jar {jar} stages on a session cluster (FlinkLaunch.jobJar): the job jar beside it,
+    the same classes without Flink's, when there is one (an earlier commit's build may have none)."""
+    job = jar.replace("-bundled-", "-job-")
+    return job if job != jar and os.path.isfile(job) else jar
+
+
 def iso_utc(seconds: float) -> str:
     """An epoch time in seconds as the generator's and the pipeline's ISO-8601 UTC instant, to the second."""
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -173,8 +180,7 @@ class Bench:
         os.makedirs(self.work, exist_ok=True)
         self.run_id = time.strftime("%Y%m%d%H%M%S")
         self.input_topic = f"bench_clicks_{self.run_id}"
-        # What a launch from the bundled jar stages on a session cluster: the job jar beside it (no Flink classes).
-        self.staged_jar = PIPELINE_JAR.replace("-bundled-", "-job-")
+        self.staged_jar = staged_jar(PIPELINE_JAR)
         self.native_jar = args.native_jar
         self.previous_jar = args.previous_jar
         self.parallelism = args.parallelism
@@ -307,7 +313,7 @@ class Bench:
 
     def phase_bounded(self, jar: str = PIPELINE_JAR, key: str = "bounded") -> None:
         """The pipeline's bounded runs; {key}_* results. With the previous graph's jar: key 'previous'."""
-        self.staged_jar = jar
+        self.staged_jar = staged_jar(jar)
         oracle = click_checks.load_oracle(self.expected)
         expected = click_checks.expected_counts(oracle)
         frm = iso_utc(self.input_start_ms / 1000)
