@@ -216,6 +216,7 @@ public final class ReadClicks {
               .withKeyDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
               .withValueDeserializerAndCoder(ByteArrayDeserializer.class, NullableCoder.of(ByteArrayCoder.of()))
               .withConsumerConfigUpdates(consumerConfig(s, Map.of(), progress))
+              .withConsumerFactoryFn(TrackedConsumers.factory())
               .withExtractOutputTimestampFn(record -> BoundedWindow.TIMESTAMP_MIN_VALUE);
           if (how == BoundedRead.SPLITTABLE_BOUNDED) {
             read = BoundedSourceDescriptors.bounded(read);

@@ -24,6 +24,9 @@ import org.slf4j.LoggerFactory;
  * of them, and they kept its class loader (one more live user-code class loader per bounded job with data, about 34
  * MB of metaspace each). The pool is shared by the job's writers in that JVM, so it is not shut down; its idle
  * threads are made to end instead ({@link #releaseClickHouseWorkers}).
+ *
+ * <p>And KafkaIO's splittable reader leaves its consumers open, whose JMX beans keep the class loader
+ * ({@link TrackedConsumers}).
  */
 public final class UserCodeRelease {
   private static final Logger LOG = LoggerFactory.getLogger(UserCodeRelease.class);
@@ -37,6 +40,23 @@ public final class UserCodeRelease {
   public static void release(ClassLoader loader) {
     releaseJdbcDrivers(loader);
     releaseClickHouseWorkers(loader);
+    releaseKafkaConsumers(loader);
+  }
+
+  /**
+   * Closes the consumers KafkaIO's splittable reader left open ({@link TrackedConsumers}). Called as the ClickHouse
+   * write ends, which in a bounded job on Flink is after every read: the write follows the count, whose shuffle takes
+   * all the reads' records first. Does nothing on the JVM's own class path, where a read may still run and the JVM
+   * ends with the run.
+   */
+  static void releaseKafkaConsumers(ClassLoader loader) {
+    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
+      return;
+    }
+    int closed = TrackedConsumers.closeAll();
+    if (closed > 0) {
+      LOG.debug("closed {} Kafka consumers of the ending job", closed);
+    }
   }
 
   /** Holders of clickhouse-jdbc's own thread pools, with the names of their static fields. */
