@@ -116,45 +116,30 @@ public final class KafkaSetup {
   }
 
   /**
-   * For every partition of {@code topic}, the offsets holding the records whose Kafka timestamps lie in
-   * [fromMillis, toMillis): from the first record at or after {@code fromMillis} to the first at or after
-   * {@code toMillis} (or the end of the log), in pieces of at most about {@code maxPiece} offsets and {@code
-   * maxPieceBytes} bytes ({@link #estimatedBytes}; {@code Long.MAX_VALUE}: no limit, no sampling), and in at least
-   * {@code minPieces} pieces over all partitions where there are that many offsets. Empty ranges are left out, so a
-   * partition with nothing in the interval costs nothing and cannot stall the run.
+   * Whole ranges ({@link #offsetRanges}) cut in pieces of at most about {@code maxPiece} offsets and {@code
+   * maxPieceBytes} bytes ({@link #estimatedBytes}), for reads that start at a Kafka timestamp; each range's {@code
+   * fromMillis} must be a Kafka timestamp whose first record at or after it is at the range's start.
    *
    * <p>A piece starts where a Kafka timestamp starts: the timestamp of the record at the offset where the piece should
    * start, and then the first offset at or after that timestamp, which is earlier when timestamps are out of order.
    * So the pieces of a partition follow each other without gap or overlap, and a KafkaIO read from a piece's
    * timestamp starts exactly at the piece.
    */
-  public static List<OffsetRange> offsetRanges(KafkaClient kafka, String topic, long fromMillis, long toMillis,
-      long maxPiece, long maxPieceBytes, int minPieces) {
-    return pieces(kafka, offsetRanges(kafka, topic, fromMillis, toMillis), maxPiece, maxPieceBytes, minPieces);
-  }
-
-  /**
-   * Whole ranges cut in pieces, as {@link #offsetRanges(KafkaClient, String, long, long, long, long, int)} does; each
-   * range's {@code fromMillis} must be a Kafka timestamp whose first record at or after it is at the range's start.
-   */
   public static List<OffsetRange> pieces(KafkaClient kafka, List<OffsetRange> ranges, long maxPiece,
-      long maxPieceBytes, int minPieces) {
+      long maxPieceBytes) {
     List<OffsetRange> pieces = new ArrayList<>();
-    int perRange = ranges.isEmpty() ? 1 : (minPieces + ranges.size() - 1) / ranges.size();
-    Map<TopicPartition, Long> averageBytes = maxPieceBytes == Long.MAX_VALUE || ranges.isEmpty() ? Map.of()
-        : averageRecordBytes(kafka, ranges);
+    Map<TopicPartition, Long> averageBytes = ranges.isEmpty() ? Map.of() : averageRecordBytes(kafka, ranges);
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
       for (OffsetRange range : ranges) {
         TopicPartition tp = range.topicPartition();
         long length = range.stop() - range.start();
-        long bytes = maxPieceBytes == Long.MAX_VALUE ? 0
-            : Math.max(estimatedBytes(consumer, range), length * averageBytes.getOrDefault(tp, 0L));
-        long byBytes = maxPieceBytes == Long.MAX_VALUE ? 1 : (bytes + maxPieceBytes - 1) / maxPieceBytes;
+        long bytes = Math.max(estimatedBytes(consumer, range), length * averageBytes.getOrDefault(tp, 0L));
+        long byBytes = (bytes + maxPieceBytes - 1) / maxPieceBytes;
         long byRecords = (length + maxPiece - 1) / maxPiece;
-        int count = (int) Math.min(Math.min(1024, length), Math.max(perRange, Math.max(byRecords, byBytes)));
+        int count = (int) Math.min(Math.min(1024, length), Math.max(1, Math.max(byRecords, byBytes)));
         // Where each piece should start, and the Kafka timestamp found there.
         List<long[]> cuts = new ArrayList<>();
-        if (maxPieceBytes != Long.MAX_VALUE && bytes / Math.max(1, length) >= LARGE_RECORD_BYTES) {
+        if (bytes / Math.max(1, length) >= LARGE_RECORD_BYTES) {
           // Large records, maybe in a block: even cuts could put the whole block in one piece, so cut by bytes read.
           cuts = cutsByBytes(consumer, range, maxPieceBytes, maxPiece);
         } else {
@@ -314,6 +299,12 @@ public final class KafkaSetup {
     return samples == 0 ? 0 : sampled / samples * length;
   }
 
+  /**
+   * For every partition of {@code topic}, the offsets holding the records whose Kafka timestamps lie in
+   * [fromMillis, toMillis): from the first record at or after {@code fromMillis} to the first at or after
+   * {@code toMillis} (or the end of the log). Empty ranges are left out, so a partition with nothing in the interval
+   * costs nothing and cannot stall the run.
+   */
   public static List<OffsetRange> offsetRanges(KafkaClient kafka, String topic, long fromMillis, long toMillis) {
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProperties(kafka))) {
       List<PartitionInfo> infos = consumer.partitionsFor(topic);

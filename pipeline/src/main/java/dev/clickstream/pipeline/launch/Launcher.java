@@ -192,7 +192,7 @@ public final class Launcher {
       int workers = parallelism == null || parallelism < 1 ? Runtime.getRuntime().availableProcessors() : parallelism;
       return KafkaSetup.evenPieces(whole, PIECES_PER_SUBTASK * workers);
     }
-    return KafkaSetup.pieces(s.kafka(), whole, DirectRunnerLaunch.MAX_PIECE, DirectRunnerLaunch.MAX_PIECE_BYTES, 1);
+    return KafkaSetup.pieces(s.kafka(), whole, DirectRunnerLaunch.MAX_PIECE, DirectRunnerLaunch.MAX_PIECE_BYTES);
   }
 
   /**
