@@ -34,25 +34,25 @@ public final class UserCodeRelease {
   private UserCodeRelease() {}
 
   /**
-   * Deregisters the JDBC drivers that {@code loader} loaded. Does nothing where the pipeline's classes come from the
-   * JVM's own class path (DirectRunner, {@code [local]}): that loader lives as long as the JVM anyway.
+   * Gives back what the job of {@code loader} holds outside itself: its JDBC drivers, clickhouse-jdbc's idle threads,
+   * the Kafka consumers KafkaIO left open. Does nothing where the pipeline's classes come from the JVM's own class path
+   * (DirectRunner, {@code [local]}): that loader lives as long as the JVM anyway, and a read may still run there.
    */
   public static void release(ClassLoader loader) {
+    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
+      return;
+    }
     releaseJdbcDrivers(loader);
     releaseClickHouseWorkers(loader);
-    releaseKafkaConsumers(loader);
+    releaseKafkaConsumers();
   }
 
   /**
    * Closes the consumers KafkaIO's splittable reader left open ({@link TrackedConsumers}). Called as the ClickHouse
    * write ends, which in a bounded job on Flink is after every read: the write follows the count, whose shuffle takes
-   * all the reads' records first. Does nothing on the JVM's own class path, where a read may still run and the JVM
-   * ends with the run.
+   * all the reads' records first.
    */
-  static void releaseKafkaConsumers(ClassLoader loader) {
-    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
-      return;
-    }
+  private static void releaseKafkaConsumers() {
     int closed = TrackedConsumers.closeAll();
     if (closed > 0) {
       LOG.debug("closed {} Kafka consumers of the ending job", closed);
@@ -64,12 +64,9 @@ public final class UserCodeRelease {
 
   /**
    * Lets the idle threads of clickhouse-jdbc's shared pools (of {@code loader}'s copy of it) end after a second; the
-   * pools stay usable, and start threads again when given work. Does nothing on the JVM's own class path.
+   * pools stay usable, and start threads again when given work.
    */
-  static void releaseClickHouseWorkers(ClassLoader loader) {
-    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
-      return;
-    }
+  private static void releaseClickHouseWorkers(ClassLoader loader) {
     try {
       Class<?> holder = Class.forName(CLICKHOUSE_EXECUTORS, true, loader);
       for (String name : new String[] {"executor", "scheduler"}) {
@@ -86,10 +83,8 @@ public final class UserCodeRelease {
     }
   }
 
-  static void releaseJdbcDrivers(ClassLoader loader) {
-    if (loader == ClassLoader.getSystemClassLoader() || loader == ClassLoader.getPlatformClassLoader()) {
-      return;
-    }
+  /** Deregisters the JDBC drivers that {@code loader} loaded. */
+  private static void releaseJdbcDrivers(ClassLoader loader) {
     for (Driver driver : Collections.list(DriverManager.getDrivers())) {
       if (driver.getClass().getClassLoader() == loader) {
         try {
