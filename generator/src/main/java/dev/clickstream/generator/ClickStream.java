@@ -32,8 +32,16 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
    * here until the stream reaches its arrival time. Buckets rather than a priority queue of records: the queue holds
    * every click of the late delay (180,000 at 10 M clicks a minute with 2% late by 30 s), and sifting through it
    * dominated the generator's time. The order is the same: by arrival, then by generation.
+   *
+   * <p>A record is generated only once every pending one arrives after its event time, and arrives at most the
+   * jitter plus the late delay after it, so the pending arrivals span at most that delay + 1 milliseconds: the buckets
+   * are a ring indexed by arrival, without boxing or hashing (a hash map of buckets was a third of the generator's
+   * time). A delay too long for a ring of {@link #MAX_RING} buckets keeps the hash map.
    */
-  private final HashMap<Long, ArrayDeque<Record>> pending = new HashMap<>();
+  private final ArrayDeque<Record>[] ring;
+  private final HashMap<Long, ArrayDeque<Record>> pending;
+  /** 2^21 bucket slots (8 MB): delays up to 34 minutes. */
+  private static final int MAX_RING = 1 << 21;
   private long pendingCount;
   /** The earliest arrival among the pending records, when there are any. */
   private long earliest = Long.MAX_VALUE;
@@ -52,6 +60,11 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
   private byte[] lastEventTimeDigits = new byte[0];
 
   public ClickStream(GeneratorConfig config) {
+    this(config, MAX_RING);
+  }
+
+  /** With the longest delay a ring may hold, {@code maxRing}: a test runs both kinds of buckets on one config. */
+  ClickStream(GeneratorConfig config, int maxRing) {
     this.config = config;
     this.random = new SplittableRandom(config.seed());
     this.popularity = new ProductPopularity(config.products(), config.zipfExponent());
@@ -59,6 +72,16 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     this.userKeys = new byte[config.users() + 1][];
     this.productDigits = new byte[config.products() + 1][];
     this.nextEventTime = total > 0 ? config.eventTimeMillis(0) : Long.MAX_VALUE;
+    long maxDelay = config.arrivalJitter().toMillis() + config.lateDelay().toMillis();
+    if (maxDelay < maxRing) {
+      @SuppressWarnings("unchecked")
+      ArrayDeque<Record>[] buckets = new ArrayDeque[Math.max(1, Integer.highestOneBit((int) maxDelay) << 1)];
+      this.ring = buckets;
+      this.pending = null;
+    } else {
+      this.ring = null;
+      this.pending = new HashMap<>();
+    }
   }
 
   public long total() {
@@ -81,25 +104,43 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
       Record record = generate(nextEventTime);
       nextIndex++;
       nextEventTime = nextIndex < total ? config.eventTimeMillis(nextIndex) : Long.MAX_VALUE;
-      pending.computeIfAbsent(record.arrivalMillis(), k -> new ArrayDeque<>()).add(record);
+      bucket(record.arrivalMillis(), true).add(record);
       pendingCount++;
       earliest = Math.min(earliest, record.arrivalMillis());
     }
-    ArrayDeque<Record> bucket = pending.get(earliest);
+    ArrayDeque<Record> bucket = bucket(earliest, false);
     Record next = bucket.poll();
     pendingCount--;
     if (bucket.isEmpty()) {
-      pending.remove(earliest);
+      // Emptied buckets are dropped, so that memory follows the pending records, not the delay.
+      if (ring != null) {
+        ring[(int) earliest & (ring.length - 1)] = null;
+      } else {
+        pending.remove(earliest);
+      }
       // Nothing pending arrives before the record just taken: the next bucket is found by stepping forward.
       if (pendingCount == 0) {
         earliest = Long.MAX_VALUE;
       } else {
         do {
           earliest++;
-        } while (!pending.containsKey(earliest));
+        } while (bucket(earliest, false) == null);
       }
     }
     return next;
+  }
+
+  /** The bucket of records arriving at {@code arrival}, made if {@code create}; otherwise null when there is none. */
+  private ArrayDeque<Record> bucket(long arrival, boolean create) {
+    if (ring == null) {
+      return create ? pending.computeIfAbsent(arrival, k -> new ArrayDeque<>()) : pending.get(arrival);
+    }
+    int slot = (int) arrival & (ring.length - 1);
+    ArrayDeque<Record> bucket = ring[slot];
+    if (bucket == null && create) {
+      bucket = ring[slot] = new ArrayDeque<>();
+    }
+    return bucket;
   }
 
   private Record generate(long eventTime) {
