@@ -66,12 +66,12 @@ PRODUCER_PROPS = ["acks=all", "enable.idempotence=true", "linger.ms=10", "batch.
 PIPELINE_HEAP = "1g"        # the README's -Xmx for the pipeline (pipeline.heap in pipeline/pom.xml)
 GENERATOR_HEAP = "512m"     # generator.heap in generator/pom.xml
 
-TARGETS = {
-    "beam_to_native_min": 0.5,           # the Beam pipeline on Flink against the native Flink job
-    "direct_bounded_min_per_s": 100_000,  # the DirectRunner's bounded run
-    "latency_p99_max_s": 2.0,
+TARGETS = {  # issue 21's
+    "beam_to_native_min": 0.8,           # the Beam pipeline on Flink against the native Flink job
+    "direct_bounded_min_per_s": 100_000,  # the DirectRunner's bounded run, in every repetition
+    "latency_p99_max_s": 1.0,
     "peak_rss_max_mb": 1536,
-    "generator_ratio_min": 0.8,
+    "generator_ratio_min": 0.85,
 }
 
 
@@ -573,7 +573,7 @@ class Bench:
         if "beam_to_native_ratio" in r:
             v["beam_to_native"] = r["beam_to_native_ratio"] >= TARGETS["beam_to_native_min"]
         if self.runner == "direct":
-            v["direct_bounded"] = r["bounded_records_per_s"]["median"] >= TARGETS["direct_bounded_min_per_s"]
+            v["direct_bounded"] = r["bounded_records_per_s"]["min"] >= TARGETS["direct_bounded_min_per_s"]
             v["direct_continuous_complete"] = r["direct_continuous"]["complete"]
         return v
 
@@ -624,7 +624,7 @@ class Bench:
             dc = r["direct_continuous"]
             lines += [
                 f"| DirectRunner bounded run | {spread(r['bounded_records_per_s'])} events/s "
-                f"| >= {TARGETS['direct_bounded_min_per_s']:,} | {verdict(v['direct_bounded'])} |",
+                f"| >= {TARGETS['direct_bounded_min_per_s']:,} in every run | {verdict(v['direct_bounded'])} |",
                 f"| DirectRunner continuous run: a backlog of {dc['records']:,} clicks read and counted "
                 f"| {dc['records_per_s']:,.0f} records/s sustained ({dc['seconds']} s) | all counted "
                 f"| {verdict(v['direct_continuous_complete'])} |"]
