@@ -61,7 +61,7 @@ class ClickStreamTest {
   /**
    * The stream of a fixed config is the same from one version of the generator to the next, byte for byte and in the
    * same order (by arrival, then by generation): an oracle file or a re-run of an interval made with an earlier build
-   * stays valid. The digest was taken from the generator before its send loop was made faster.
+   * stays valid. The digests were taken from the generator before its pending records moved to a ring of buckets.
    */
   @Test
   void theStreamOfAFixedConfigDoesNotChangeBetweenVersions() throws Exception {
