@@ -112,12 +112,7 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     Record next = bucket.poll();
     pendingCount--;
     if (bucket.isEmpty()) {
-      // Emptied buckets are dropped, so that memory follows the pending records, not the delay.
-      if (ring != null) {
-        ring[(int) earliest & (ring.length - 1)] = null;
-      } else {
-        pending.remove(earliest);
-      }
+      dropBucket(earliest);
       // Nothing pending arrives before the record just taken: the next bucket is found by stepping forward.
       if (pendingCount == 0) {
         earliest = Long.MAX_VALUE;
@@ -135,12 +130,25 @@ public final class ClickStream implements Iterator<ClickStream.Record> {
     if (ring == null) {
       return create ? pending.computeIfAbsent(arrival, k -> new ArrayDeque<>()) : pending.get(arrival);
     }
-    int slot = (int) arrival & (ring.length - 1);
+    int slot = slot(arrival);
     ArrayDeque<Record> bucket = ring[slot];
     if (bucket == null && create) {
       bucket = ring[slot] = new ArrayDeque<>();
     }
     return bucket;
+  }
+
+  /** Drops the emptied bucket of {@code arrival}, so that memory follows the pending records, not the delay. */
+  private void dropBucket(long arrival) {
+    if (ring == null) {
+      pending.remove(arrival);
+    } else {
+      ring[slot(arrival)] = null;
+    }
+  }
+
+  private int slot(long arrival) {
+    return (int) arrival & (ring.length - 1);
   }
 
   private Record generate(long eventTime) {
